@@ -1,0 +1,77 @@
+"""Decode kernels: one new query per sequence against a KV cache of N tokens.
+
+`split_kv_decode` is flash-decoding: the cache is cut into P splits, each split computes its partial
+output, running max and sum independently (parallel over splits even at batch 1), and the partials
+are combined with log-sum-exp weights. Sparse patterns gather the keys the newest query may see
+(`decode_key_index`) before either kernel, so skipped keys are never touched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from perfmodel.kernels.dense import check_shapes
+from perfmodel.patterns import Pattern, pair_mask
+
+
+def decode_key_index(pattern: Pattern, n: int, seed: int = 0) -> np.ndarray | None:
+    """Key positions the query at position n - 1 attends to (row n - 1 of the causal pair mask);
+    None for dense (all n keys)."""
+    if pattern.kind == "dense":
+        return None
+    if pattern.kind == "local":
+        return np.arange(max(0, n - pattern.window), n)
+    if pattern.kind == "strided":
+        return np.arange((n - 1) % pattern.stride, n, pattern.stride)
+    return np.flatnonzero(pair_mask(pattern, n, causal=True, seed=seed)[n - 1])
+
+
+def gather_keys(k, v, index: torch.Tensor | None):
+    """k, v (B, Hkv, N, d) -> the listed key positions (B, Hkv, len(index), d)."""
+    if index is None:
+        return k, v
+    return k.index_select(2, index), v.index_select(2, index)
+
+
+def split_kv_decode(q, k, v, splits: int, scale: float | None = None) -> torch.Tensor:
+    """Split-KV decoding. q (B, H, 1, d); k, v (B, Hkv, N, d); returns (B, H, 1, d).
+
+    The cache is padded to P * ceil(N / P) keys; padded keys are masked. Per split p:
+    m_p = max_j s_j, l_p = sum_j exp(s_j - m_p), o_p = sum_j exp(s_j - m_p) v_j; then
+    o = sum_p exp(m_p - m) o_p / sum_p exp(m_p - m) l_p with m = max_p m_p.
+    """
+    hkv, g, n = check_shapes(q, k, v)
+    bsz, h, nq, d = q.shape
+    if nq != 1:
+        raise ValueError(f"split_kv_decode expects one query per sequence, got q {tuple(q.shape)}")
+    p = max(1, min(splits, n))
+    chunk = -(-n // p)
+    pad = p * chunk - n
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    if pad:
+        k, v = F.pad(k, (0, 0, 0, pad)), F.pad(v, (0, 0, 0, pad))
+    ks = k.view(bsz, hkv, p, chunk, d)
+    vs = v.view(bsz, hkv, p, chunk, d)
+    qg = (q * scale).view(bsz, hkv, 1, g, d)  # group in the row axis, shared across splits
+    s = torch.matmul(qg, ks.transpose(-1, -2))  # (B, Hkv, P, g, chunk)
+    if pad:
+        valid = (torch.arange(p * chunk, device=q.device) < n).view(p, 1, chunk)
+        s = s.masked_fill(~valid, float("-inf"))
+    m_p = s.amax(dim=-1, keepdim=True)  # (B, Hkv, P, g, 1)
+    e = torch.exp(s - m_p)
+    l_p = e.sum(dim=-1, keepdim=True)
+    o_p = torch.matmul(e, vs)  # (B, Hkv, P, g, d)
+    m = m_p.amax(dim=2, keepdim=True)
+    w = torch.exp(m_p - m)  # (B, Hkv, P, g, 1)
+    o = (w * o_p).sum(dim=2) / (w * l_p).sum(dim=2)  # (B, Hkv, g, d)
+    return o.view(bsz, h, 1, d)
+
+
+def default_splits(n: int, parallel_tiles: int, cores: int, min_chunk: int = 256) -> int:
+    """Splits so that batch*heads*splits tiles fill the cores, each split at least `min_chunk` keys."""
+    want = max(1, -(-cores // max(1, parallel_tiles)))
+    return int(max(1, min(want, n // min_chunk if n >= min_chunk else 1)))
