@@ -1,0 +1,162 @@
+"""The cost model: per op, FLOPs, off-chip bytes, independent tiles and memory footprint (pure numpy).
+
+Every function takes a table `t` (dict of per-workload numpy arrays, shape (W, 1)) and the tokens of
+each layer `n` (shape (W, K), see predict.py), and returns arrays broadcast to (W, K) per layer.
+Conventions, with their sources:
+- Attention FLOPs: forward 4·B·H·pairs·d over the pairs the pattern allows (4·B·H·N²·d dense, halved
+  for causal), backward 2.5x forward; decode 4·B·H·keys·d per token (FlashAttention papers,
+  Dao et al. 2022 sec. 4 / Dao 2023 sec. 4.1).
+- Materialised ("naive") attention moves Θ(N·d + N²) per head: S written, read and masked, P written
+  and read (FlashAttention Theorem 2's "standard attention"), and it computes the whole N x N matrix
+  whatever the mask.
+- Tiled ("flash") attention reads Q once, writes O once and re-reads K/V once per query tile of Br
+  rows: Θ(N²·d²/M) with real tiles Bc = ceil(M / 4d), Br = min(Bc, d), M the on-chip memory per core
+  in elements (FlashAttention Algorithm 1 and Theorem 2; Proposition 4 for block-sparse).
+- Decode reads each KV head once for all the query heads that share it (MQA/GQA), so KV bytes shrink by
+  heads / kv_heads (Shazeer 2019; Ainslie et al. 2023).
+- Parallelism: a kernel keeps busy at most as many cores (SMs) as it has independent tiles. Flash
+  decode has one tile per (batch, KV head); split-KV (flash-decoding) splits the cache until the cores
+  are full (Dao et al. 2023, "Flash-Decoding for long-context inference").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from perfmodel import patterns as P
+
+NAIVE, FLASH, FLASH_DECODING = 0, 1, 2
+PREFILL, DECODE, TRAIN = 0, 1, 2
+LAYERNORM, RMSNORM = 0, 1
+NORM_FLOPS = {LAYERNORM: 8.0, RMSNORM: 4.0}  # per element: LN mean, var, centre, scale, shift; RMS square-sum, scale
+SOFTMAX_FLOPS = 5.0  # per score: scale, running max, subtract, exp, sum (online softmax)
+GEMM_TILE = 128  # output tile edge of a GEMM (rows x cols); GEMV (few rows) uses 16-column tiles
+SPLIT_MIN_KEYS = 128  # flash-decoding never splits the cache finer than this
+
+
+def tile_sizes(sram_bytes, elt_bytes, d):
+    """FlashAttention tiles from the on-chip memory M (elements): Bc = ceil(M/4d), Br = min(Bc, d)."""
+    m = sram_bytes / elt_bytes
+    bc = np.maximum(np.ceil(m / (4.0 * d)), 1.0)
+    return np.minimum(bc, d), bc
+
+
+def gemm_tiles(rows, cols):
+    col_tile = np.where(rows >= GEMM_TILE, GEMM_TILE, 16)
+    return np.ceil(rows / GEMM_TILE) * np.ceil(cols / col_tile)
+
+
+def _op(flops_mm, flops_vec, nbytes, tiles, kernels, **extra):
+    return {"flops_mm": flops_mm, "flops_vec": flops_vec, "bytes": nbytes, "tiles": tiles,
+            "kernels": kernels, **extra}
+
+
+def tokens_in_step(t, n):
+    """Tokens a layer processes this step: all n in prefill/train, one per sequence in decode."""
+    return np.where(t["phase"] == DECODE, 1.0, n)
+
+
+def norm_op(t, n):
+    """Pre-attention norm over (B, Nq, D): LayerNorm or RMSNorm (one read, one write)."""
+    rows = t["batch"] * tokens_in_step(t, n)
+    elems = rows * t["hidden"]
+    c = np.where(t["norm"] == LAYERNORM, NORM_FLOPS[LAYERNORM], NORM_FLOPS[RMSNORM])
+    params = np.where(t["norm"] == LAYERNORM, 2.0, 1.0) * t["hidden"]
+    fwd_bytes = t["elt"] * (2.0 * elems + params)
+    train = t["phase"] == TRAIN
+    mult = np.where(train, 3.0, 1.0)  # backward: about twice the forward work and traffic
+    return _op(0.0 * elems, c * elems * mult, fwd_bytes * mult, rows, np.where(train, 2.0, 1.0))
+
+
+def proj_ops(t, n):
+    """Q/K/V projection (fused) and O projection: GEMMs (prefill/train) or GEMVs (decode)."""
+    rows = t["batch"] * tokens_in_step(t, n)
+    qkv_out = (t["heads"] + 2.0 * t["kv_heads"]) * t["head_dim"]
+    o_in = t["heads"] * t["head_dim"]
+    train = t["phase"] == TRAIN
+    mult = np.where(train, 3.0, 1.0)  # backward = dX and dW GEMMs = 2x forward
+    ops = {}
+    for name, k, m in (("qkv_proj", t["hidden"], qkv_out), ("o_proj", o_in, t["hidden"])):
+        flops = 2.0 * rows * k * m
+        nbytes = t["w_elt"] * k * m + t["elt"] * rows * (k + m)
+        ops[name] = _op(flops * mult, 0.0 * flops, nbytes * mult, gemm_tiles(rows, m), np.where(train, 3.0, 1.0))
+    return ops
+
+
+def _pattern_args(t):
+    return dict(window=t["window"], stride=t["stride"], n_global=t["n_global"], density=t["density"])
+
+
+def attention_op(t, n, sram_bytes, cores):
+    """Core attention softmax(QKᵀ·scale)·V for every phase and kernel, per layer."""
+    B, H, Hkv, d, e = t["batch"], t["heads"], t["kv_heads"], t["head_dim"], t["elt"]
+    kernel, phase = t["kernel"], t["phase"]
+    code, causal = t["pattern"], t["causal"]
+    naive = kernel == NAIVE
+    masked = (causal | (code != P.DENSE)).astype(float)
+    br, bc = tile_sizes(sram_bytes, e, d)
+    br_eff = np.where(code == P.BLOCK, np.minimum(t["block"], n), br)  # block-sparse: tile = pattern block
+    # ---- prefill / train forward over n tokens
+    useful = P.useful_pairs(code, n, causal, **_pattern_args(t))
+    tiled = P.tiled_pairs(code, n, causal, br, bc, block=t["block"], **_pattern_args(t))
+    exec_pairs = np.where(naive, n * n, tiled)
+    fwd_mm = 4.0 * d * exec_pairs * B * H
+    fwd_vec = (SOFTMAX_FLOPS + naive * masked) * exec_pairs * B * H
+    naive_bytes = e * B * ((2.0 * H + 2.0 * Hkv) * n * d + H * n * n * (4.0 + 2.0 * masked))
+    kv_reads = np.maximum(2.0 * Hkv * n * d, 2.0 * d * H * exec_pairs / br_eff)
+    flash_bytes = e * B * (2.0 * H * n * d + kv_reads) + 4.0 * B * H * n  # + fp32 log-sum-exp
+    fwd_bytes = np.where(naive, naive_bytes, flash_bytes)
+    fwd_tiles = np.where(naive, B * H * np.ceil(n / GEMM_TILE) ** 2, B * H * np.ceil(n / br_eff))
+    # ---- train backward: 2.5x forward FLOPs (flash, recomputes S) or 2x (naive, stored P)
+    bwd_mm = np.where(naive, 2.0, 2.5) * fwd_mm
+    bwd_naive_bytes = e * B * (2.0 * (H + 2.0 * Hkv) * n * d + 2.0 * H * n * d + 7.0 * H * n * n)
+    bc_eff = np.where(code == P.BLOCK, np.minimum(t["block"], n), bc)
+    bwd_flash_bytes = e * B * (4.0 * H * n * d + 4.0 * Hkv * n * d + 4.0 * d * H * exec_pairs / bc_eff)
+    bwd_bytes = np.where(naive, bwd_naive_bytes, bwd_flash_bytes)
+    # ---- decode: one query per sequence against a cache of n keys
+    keys = P.decode_keys(code, n, **_pattern_args(t))
+    dec_exec = np.where(naive, n, keys)
+    dec_mm = 4.0 * d * dec_exec * B * H
+    dec_vec = (SOFTMAX_FLOPS + naive * masked) * dec_exec * B * H
+    splits = np.where(kernel == FLASH_DECODING,
+                      np.clip(np.ceil(cores / (B * Hkv)), 1.0, np.maximum(np.ceil(keys / SPLIT_MIN_KEYS), 1.0)), 1.0)
+    dec_bytes = (t["kv_elt"] * B * Hkv * 2.0 * d * (dec_exec + 1.0) + e * B * H * d * 2.0
+                 + naive * e * B * H * n * (4.0 + 2.0 * masked)
+                 + (kernel == FLASH_DECODING) * 8.0 * B * H * splits * (d + 2.0))
+    dec_tiles = np.where(naive, B * Hkv * np.ceil(n / GEMM_TILE), B * Hkv * splits)
+    dec_kernels = np.where(naive, 4.0 + masked, np.where(kernel == FLASH_DECODING, 2.0, 1.0))
+    # ---- assemble by phase
+    is_dec, is_train = phase == DECODE, phase == TRAIN
+    flops_mm = np.where(is_dec, dec_mm, fwd_mm + is_train * bwd_mm)
+    flops_vec = np.where(is_dec, dec_vec, fwd_vec * np.where(is_train, 2.0, 1.0))
+    nbytes = np.where(is_dec, dec_bytes, fwd_bytes + is_train * bwd_bytes)
+    tiles = np.where(is_dec, dec_tiles, fwd_tiles)
+    kernels = np.where(is_dec, dec_kernels, np.where(naive, 4.0 + masked, 1.0) * np.where(is_train, 2.0, 1.0))
+    useful_mm = np.where(is_dec, 4.0 * d * keys * B * H, 4.0 * d * useful * B * H * np.where(is_train, 3.5, 1.0))
+    exec_mm = np.where(is_dec, dec_mm, fwd_mm + is_train * bwd_mm)
+    scores = np.where(is_dec, np.where(naive, 2.0 * e * B * H * n, 8.0 * B * H * splits * (d + 2.0)),
+                      np.where(naive, 2.0 * e * B * H * n * n, 4.0 * B * H * n))
+    return _op(flops_mm, flops_vec, nbytes, tiles, kernels, useful_mm=useful_mm, exec_mm=exec_mm,
+               scores_bytes=scores, splits=splits)
+
+
+def kv_cache_bytes(t, n):
+    """KV cache one layer holds: 2·B·Hkv·d·tokens·bytes. A sliding window (local, hybrid) keeps only
+    its window (a rolling buffer, as Mistral does); training keeps none."""
+    tokens = np.where(t["pattern"] == P.LOCAL, np.minimum(n, t["window"]),
+                      np.where(t["pattern"] == P.HYBRID, np.minimum(n, t["window"] + t["n_global"]), n))
+    tokens = tokens + (t["phase"] == DECODE)  # the new token's K and V are appended
+    cache = 2.0 * t["batch"] * t["kv_heads"] * t["head_dim"] * tokens * t["kv_elt"]
+    return np.where(t["phase"] == TRAIN, 0.0, cache)
+
+
+def attention_weight_bytes(t):
+    """Q, K, V, O projection weights of one layer (+ the norm's parameters)."""
+    D, d = t["hidden"], t["head_dim"]
+    return t["w_elt"] * (D * (t["heads"] + 2.0 * t["kv_heads"]) * d + t["heads"] * d * D) + t["elt"] * 2.0 * D
+
+
+def activation_bytes(t, n):
+    """Activations of one attention block alive at once: x, normed x, q, k, v, o over the step's tokens."""
+    rows = t["batch"] * tokens_in_step(t, n)
+    return t["elt"] * rows * (2.0 * t["hidden"] + (2.0 * t["heads"] + 2.0 * t["kv_heads"]) * t["head_dim"])
