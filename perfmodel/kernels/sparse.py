@@ -64,6 +64,7 @@ def make_plan(
     nb = visits.shape[0]
     exact = np.zeros((nb * b, nb * b), bool)
     exact[:n, :n] = pair_mask(pattern, n, causal, seed)
+    exact[n:] = True  # padded query rows (discarded) see every key, so no softmax row is all -inf
     tiles = exact.reshape(nb, b, nb, b).transpose(0, 2, 1, 3)  # (nb, nb, b, b)
     counts = visits.sum(axis=1)
     buckets = []
@@ -80,7 +81,7 @@ def make_plan(
 
 
 def block_gather_attention(
-    q, k, v, plan: BlockPlan, scale: float | None = None, max_scores: int = 1 << 24
+    q, k, v, plan: BlockPlan, scale: float | None = None, max_scores: int = 1 << 18
 ) -> torch.Tensor:
     """Block-sparse attention visiting only the planned key blocks.
 
@@ -99,29 +100,28 @@ def block_gather_attention(
     qs = q * scale
     if pad:
         qs, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (qs, k, v))
-    qb = qs.reshape(bsz, hkv, g, nb, b, d)
-    kb = k.reshape(bsz, hkv, nb, b, d)
-    vb = v.reshape(bsz, hkv, nb, b, d)
-    out = q.new_zeros(bsz, hkv, g, nb, b, d)
+    qb = qs.reshape(bsz, hkv, g, nb, b, d).transpose(2, 3).reshape(bsz, hkv, nb, g * b, d)
+    kb = k.reshape(bsz, hkv, nb, b * d)
+    vb = v.reshape(bsz, hkv, nb, b * d)
+    out = q.new_zeros(bsz, hkv, nb, g * b, d)  # query blocks first, group heads folded into rows
     for bucket in plan.buckets:
         c = bucket.cols.shape[1]
         step = max(1, max_scores // (bsz * h * b * c * b))
         for lo in range(0, len(bucket.rows), step):
             rows, cols = bucket.rows[lo : lo + step], bucket.cols[lo : lo + step]
             r = len(rows)
-            qr = qb[:, :, :, rows].permute(0, 1, 3, 2, 4, 5).reshape(bsz, hkv, r, g * b, d)
-            kr = kb[:, :, cols].reshape(bsz, hkv, r, c * b, d)  # (B, Hkv, R, c*b, d)
-            vr = vb[:, :, cols].reshape(bsz, hkv, r, c * b, d)
+            qr = qb.index_select(2, rows)  # (B, Hkv, R, g*b, d)
+            flat = cols.reshape(-1)
+            kr = kb.index_select(2, flat).view(bsz, hkv, r, c * b, d)  # the listed key blocks only
+            vr = vb.index_select(2, flat).view(bsz, hkv, r, c * b, d)
             s = torch.matmul(qr, kr.transpose(-1, -2))  # (B, Hkv, R, g*b, c*b)
             if bucket.mask is not None:
                 m = bucket.mask[lo : lo + step]
-                s = s.view(bsz, hkv, r, g, b, c * b).masked_fill(~m[:, None], float("-inf"))
+                s = s.view(bsz, hkv, r, g, b, c * b).masked_fill_(~m[:, None], float("-inf"))
                 s = s.view(bsz, hkv, r, g * b, c * b)
             p = torch.softmax(s, dim=-1)
-            if bucket.mask is not None:
-                p = p.nan_to_num(0.0)  # padded query rows see no key
-            o = torch.matmul(p, vr)  # (B, Hkv, R, g*b, d)
-            out[:, :, :, rows] = o.view(bsz, hkv, r, g, b, d).permute(0, 1, 3, 2, 4, 5)
+            out.index_copy_(2, rows, torch.matmul(p, vr))  # (B, Hkv, R, g*b, d)
+    out = out.view(bsz, hkv, nb, g, b, d).transpose(2, 3)
     return out.reshape(bsz, h, nb * b, d)[:, :, :n]
 
 
