@@ -30,8 +30,9 @@ PREFILL, DECODE, TRAIN = 0, 1, 2
 LAYERNORM, RMSNORM = 0, 1
 NORM_FLOPS = {LAYERNORM: 8.0, RMSNORM: 4.0}  # per element: LN mean, var, centre, scale, shift; RMS square-sum, scale
 SOFTMAX_FLOPS = 5.0  # per score: scale, running max, subtract, exp, sum (online softmax)
-GEMM_TILE = 128  # output tile edge of a GEMM (rows x cols); GEMV (few rows) uses 16-column tiles
+ROW_TILE = 128  # query rows (naive) or keys (decode chunks) one tile of a materialised kernel covers
 SPLIT_MIN_KEYS = 128  # flash-decoding never splits the cache finer than this
+FULLY_PARALLEL = np.inf  # tile count of ops assumed to fill the machine (GEMMs/GEMVs: split-K, norms)
 
 
 def tile_sizes(sram_bytes, elt_bytes, d):
@@ -39,11 +40,6 @@ def tile_sizes(sram_bytes, elt_bytes, d):
     m = sram_bytes / elt_bytes
     bc = np.maximum(np.ceil(m / (4.0 * d)), 1.0)
     return np.minimum(bc, d), bc
-
-
-def gemm_tiles(rows, cols):
-    col_tile = np.where(rows >= GEMM_TILE, GEMM_TILE, 16)
-    return np.ceil(rows / GEMM_TILE) * np.ceil(cols / col_tile)
 
 
 def _op(flops_mm, flops_vec, nbytes, tiles, kernels, **extra):
@@ -65,7 +61,7 @@ def norm_op(t, n):
     fwd_bytes = t["elt"] * (2.0 * elems + params)
     train = t["phase"] == TRAIN
     mult = np.where(train, 3.0, 1.0)  # backward: about twice the forward work and traffic
-    return _op(0.0 * elems, c * elems * mult, fwd_bytes * mult, rows, np.where(train, 2.0, 1.0))
+    return _op(0.0 * elems, c * elems * mult, fwd_bytes * mult, FULLY_PARALLEL, np.where(train, 2.0, 1.0))
 
 
 def proj_ops(t, n):
@@ -79,7 +75,7 @@ def proj_ops(t, n):
     for name, k, m in (("qkv_proj", t["hidden"], qkv_out), ("o_proj", o_in, t["hidden"])):
         flops = 2.0 * rows * k * m
         nbytes = t["w_elt"] * k * m + t["elt"] * rows * (k + m)
-        ops[name] = _op(flops * mult, 0.0 * flops, nbytes * mult, gemm_tiles(rows, m), np.where(train, 3.0, 1.0))
+        ops[name] = _op(flops * mult, 0.0 * flops, nbytes * mult, FULLY_PARALLEL, np.where(train, 3.0, 1.0))
     return ops
 
 
@@ -93,11 +89,11 @@ def attention_op(t, n, sram_bytes, cores):
     kernel, phase = t["kernel"], t["phase"]
     code, causal = t["pattern"], t["causal"]
     naive = kernel == NAIVE
-    masked = (causal | (code != P.DENSE)).astype(float)
+    useful = P.useful_pairs(code, n, causal, **_pattern_args(t))
+    masked = (useful < n * n).astype(float)  # a materialised kernel spends a masking pass only if some pair is cut
     br, bc = tile_sizes(sram_bytes, e, d)
     br_eff = np.where(code == P.BLOCK, np.minimum(t["block"], n), br)  # block-sparse: tile = pattern block
     # ---- prefill / train forward over n tokens
-    useful = P.useful_pairs(code, n, causal, **_pattern_args(t))
     tiled = P.tiled_pairs(code, n, causal, br, bc, block=t["block"], **_pattern_args(t))
     exec_pairs = np.where(naive, n * n, tiled)
     fwd_mm = 4.0 * d * exec_pairs * B * H
@@ -106,12 +102,14 @@ def attention_op(t, n, sram_bytes, cores):
     kv_reads = np.maximum(2.0 * Hkv * n * d, 2.0 * d * H * exec_pairs / br_eff)
     flash_bytes = e * B * (2.0 * H * n * d + kv_reads) + 4.0 * B * H * n  # + fp32 log-sum-exp
     fwd_bytes = np.where(naive, naive_bytes, flash_bytes)
-    fwd_tiles = np.where(naive, B * H * np.ceil(n / GEMM_TILE) ** 2, B * H * np.ceil(n / br_eff))
+    # tiles as a continuous count (a partial tile costs its share), so per-tile work never shrinks as n grows
+    fwd_tiles = B * H * np.maximum(1.0, n / np.where(naive, ROW_TILE, br_eff))
     # ---- train backward: 2.5x forward FLOPs (flash, recomputes S) or 2x (naive, stored P)
     bwd_mm = np.where(naive, 2.0, 2.5) * fwd_mm
     bwd_naive_bytes = e * B * (2.0 * (H + 2.0 * Hkv) * n * d + 2.0 * H * n * d + 7.0 * H * n * n)
     bc_eff = np.where(code == P.BLOCK, np.minimum(t["block"], n), bc)
-    bwd_flash_bytes = e * B * (4.0 * H * n * d + 4.0 * Hkv * n * d + 4.0 * d * H * exec_pairs / bc_eff)
+    # FlashAttention-2 backward: K, V read and dK, dV written once; per key tile, Q, O, dO read and dQ read+written
+    bwd_flash_bytes = e * B * (4.0 * Hkv * n * d + 5.0 * d * H * exec_pairs / bc_eff)
     bwd_bytes = np.where(naive, bwd_naive_bytes, bwd_flash_bytes)
     # ---- decode: one query per sequence against a cache of n keys
     keys = P.decode_keys(code, n, **_pattern_args(t))
@@ -119,11 +117,12 @@ def attention_op(t, n, sram_bytes, cores):
     dec_mm = 4.0 * d * dec_exec * B * H
     dec_vec = (SOFTMAX_FLOPS + naive * masked) * dec_exec * B * H
     splits = np.where(kernel == FLASH_DECODING,
-                      np.clip(np.ceil(cores / (B * Hkv)), 1.0, np.maximum(np.ceil(keys / SPLIT_MIN_KEYS), 1.0)), 1.0)
-    dec_bytes = (t["kv_elt"] * B * Hkv * 2.0 * d * (dec_exec + 1.0) + e * B * H * d * 2.0
-                 + naive * e * B * H * n * (4.0 + 2.0 * masked)
-                 + (kernel == FLASH_DECODING) * 8.0 * B * H * splits * (d + 2.0))
-    dec_tiles = np.where(naive, B * Hkv * np.ceil(n / GEMM_TILE), B * Hkv * splits)
+                      np.clip(cores / (B * Hkv), 1.0, np.maximum(keys / SPLIT_MIN_KEYS, 1.0)), 1.0)
+    dec_tiles = B * Hkv * np.where(naive, np.maximum(1.0, n / ROW_TILE), splits)
+    # every tile reads its group's queries, appends its share of the new K/V and writes (partial) outputs
+    per_tile = (H / Hkv) * d * (2.0 * e + (kernel == FLASH_DECODING) * 8.0) + 2.0 * d * t["kv_elt"]
+    dec_bytes = (t["kv_elt"] * B * Hkv * 2.0 * d * dec_exec + per_tile * dec_tiles
+                 + naive * e * B * H * n * (4.0 + 2.0 * masked))
     dec_kernels = np.where(naive, 4.0 + masked, np.where(kernel == FLASH_DECODING, 2.0, 1.0))
     # ---- assemble by phase
     is_dec, is_train = phase == DECODE, phase == TRAIN
@@ -134,7 +133,8 @@ def attention_op(t, n, sram_bytes, cores):
     kernels = np.where(is_dec, dec_kernels, np.where(naive, 4.0 + masked, 1.0) * np.where(is_train, 2.0, 1.0))
     useful_mm = np.where(is_dec, 4.0 * d * keys * B * H, 4.0 * d * useful * B * H * np.where(is_train, 3.5, 1.0))
     exec_mm = np.where(is_dec, dec_mm, fwd_mm + is_train * bwd_mm)
-    scores = np.where(is_dec, np.where(naive, 2.0 * e * B * H * n, 8.0 * B * H * splits * (d + 2.0)),
+    partials = (kernel == FLASH_DECODING) * 8.0 * B * H * splits * (d + 2.0)  # fp32 split outputs + LSE
+    scores = np.where(is_dec, np.where(naive, 2.0 * e * B * H * n, partials + 4.0 * B * H),
                       np.where(naive, 2.0 * e * B * H * n * n, 4.0 * B * H * n))
     return _op(flops_mm, flops_vec, nbytes, tiles, kernels, useful_mm=useful_mm, exec_mm=exec_mm,
                scores_bytes=scores, splits=splits)

@@ -171,6 +171,8 @@ def block_visits(pattern: Pattern, n: int, causal: bool, block: int, seed: int =
         for r in range(nb):
             allowed = np.arange(r + 1) if causal else np.arange(nb)
             k = int(round(pattern.density * len(allowed)))
+            if pattern.density > 0:
+                k = max(k, 1)  # a row with any density keeps at least its diagonal block
             if k == 0:
                 continue
             others = allowed[allowed != r]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from perfmodel import cost as C
+from perfmodel import modelscope as M
 from perfmodel import patterns as P
 from perfmodel.errors import UserError
 from perfmodel.hardware import Hardware, load_hardware
@@ -25,6 +26,7 @@ from perfmodel.workload import (
     check_prune,
     layer_seqs,
     variant_label,
+    weight_elt_bytes,
 )
 
 NORM_CODES = {"layernorm": C.LAYERNORM, "rmsnorm": C.RMSNORM}
@@ -36,7 +38,12 @@ def _column(columns: dict, name: str, n: int):
     if name in columns:
         return np.asarray(columns[name])
     default = Workload.__dataclass_fields__[name].default
-    return np.full(n, default, dtype=object if not isinstance(default, (int, float, bool)) else None)
+    if isinstance(default, (int, float, bool)):
+        return np.full(n, default)
+    arr = np.empty(n, dtype=object)
+    for i in range(n):
+        arr[i] = default
+    return arr
 
 
 def to_table(columns: dict) -> dict:
@@ -85,11 +92,13 @@ def to_table(columns: dict) -> dict:
         for u in uniques:
             if u not in DTYPE_BYTES:
                 raise UserError(f"unknown {name} dtype '{u}' (expected one of: {', '.join(DTYPE_BYTES)})")
-        t["w_elt" if name == "weights" else "kv_elt"] = np.asarray([DTYPE_BYTES[u] for u in uniques])[codes]
+        per_elt = weight_elt_bytes if name == "weights" else DTYPE_BYTES.__getitem__  # weights: + group scales
+        t["w_elt" if name == "weights" else "kv_elt"] = np.asarray([per_elt(u) for u in uniques])[codes]
     t["causal"] = _column(columns, "causal", n).astype(bool)
     _encode_patterns(t, _column(columns, "pattern", n))
     _encode_prune(t, _column(columns, "prune", n))
     t["model"] = _column(columns, "model", n)
+    M.encode(t, {name: _column(columns, name, n) for name in M.COLUMNS})
     return t
 
 
@@ -201,6 +210,8 @@ def evaluate(t: dict, hw: Hardware, extra_ops=None) -> dict:
         s = _sub(t, rows)
         peak = peak_all[rows][:, None]
         ops = {"norm": C.norm_op(s, n), **C.proj_ops(s, n), "attn": C.attention_op(s, n, hw.sram_per_core, hw.cores)}
+        if (s["scope_code"] != M.ATTENTION).any():  # layer / model scope: MLP, embedding, LM head, ...
+            ops.update(M.scope_ops(s, n, hw))
         if extra_ops is not None:
             ops.update(extra_ops(s, n, hw))
         res = _roofline(ops, s, n, lw, hw, peak)
@@ -215,18 +226,38 @@ def _sum(x, lw):
     return (np.broadcast_to(x, lw.shape) * lw).sum(axis=1)
 
 
+def _op_weights(op, lw):
+    """Layer weights of an op: every layer, or (op["once"] = "first" | "last") one layer of the model."""
+    which = op.get("once")
+    if which is None:
+        return lw
+    if lw.shape[1] == 1:
+        return np.ones_like(lw)
+    valid = lw > 0
+    col = 0 if which == "first" else valid.sum(axis=1) - 1
+    return (np.arange(lw.shape[1])[None, :] == np.reshape(col, (-1, 1))).astype(float)
+
+
 def _roofline(ops, s, n, lw, hw, peak):
     res = {}
     total_t = 0.0
     by_bound = np.zeros((lw.shape[0], len(BOUNDS)))
     flops = bytes_ = 0.0
+    held = saved_extra = 0.0
+    transient_extra = np.zeros(lw.shape[0])
     for name, op in ops.items():
+        ow = _op_weights(op, lw)
         lat, bound, par, _, _ = op_time(op, hw, peak)
-        lat_sum = _sum(lat, lw)
+        lat_sum = _sum(lat, ow)
         for b in range(len(BOUNDS)):
-            by_bound[:, b] += _sum(np.where(bound == b, lat, 0.0), lw)
-        f = _sum(op["flops_mm"] + op["flops_vec"], lw)
-        by = _sum(op["bytes"], lw)
+            by_bound[:, b] += _sum(np.where(bound == b, lat, 0.0), ow)
+        f = _sum(op["flops_mm"] + op["flops_vec"], ow)
+        by = _sum(op["bytes"], ow)
+        if "weights" in op:  # layer / model scope ops say what memory they hold
+            held = held + _sum(op["weights"], ow)
+            saved_extra = saved_extra + _sum(op["saved"], ow)
+            acts = np.where(ow > 0, np.broadcast_to(op["acts"], lw.shape), 0.0).max(axis=1)
+            transient_extra = np.maximum(transient_extra, acts)
         res[f"latency_{name}_s"], res[f"flops_{name}"], res[f"bytes_{name}"] = lat_sum, f, by
         total_t = total_t + lat_sum
         flops, bytes_ = flops + f, bytes_ + by
@@ -244,11 +275,12 @@ def _roofline(ops, s, n, lw, hw, peak):
     res["attainable_flop_per_s"] = roof
     res["achieved_flop_per_s"] = flops / total_t
     # memory footprint
-    weights = _sum(C.attention_weight_bytes(s), lw)
+    weights = _sum(C.attention_weight_bytes(s), lw) + held
     kv = _sum(C.kv_cache_bytes(s, n), lw)
     transient = np.max(np.where(lw > 0, np.broadcast_to(C.activation_bytes(s, n) + attn["scores_bytes"], lw.shape), 0.0), axis=1)
+    transient = np.maximum(transient, transient_extra)
     train = s["phase"][:, 0] == C.TRAIN
-    saved = _sum(C.activation_bytes(s, n) + attn["scores_bytes"], lw)
+    saved = _sum(C.activation_bytes(s, n) + attn["scores_bytes"], lw) + saved_extra
     res["weight_bytes"], res["kv_cache_bytes"], res["activation_bytes"] = weights, kv, transient + train * saved
     res["peak_memory_bytes"] = weights * (1.0 + train) + kv + transient + train * saved
     res["fits_in_memory"] = res["peak_memory_bytes"] <= hw.mem_capacity
