@@ -141,7 +141,7 @@ def test_block_gather_chunking_and_explicit_mask_file(tmp_path):
     for causal in (True, False):
         plan = make_plan(pat, 44, causal)
         ref_mask = torch.from_numpy(pair_mask(pat, 44, causal))
-        assert_matches(block_gather_attention(q, k, v, plan, max_scores=1), q, k, v, ref_mask)
+        assert_matches(block_gather_attention(q, k, v, plan, max_gather=1), q, k, v, ref_mask)
 
 
 def test_strided_non_causal_padding():
@@ -202,11 +202,15 @@ def test_token_pruning():
     torch.testing.assert_close(out, F.scaled_dot_product_attention(sub, sub, sub, is_causal=True))
 
 
-def test_empty_rows():
-    """A query row with no allowed key (block:16,0.5 causal: row block 0 keeps round(0.5) = 0 blocks)
-    is NaN in SDPA and the materialised kernel, and zeros in the block-gather kernel (no block visited)."""
+def test_empty_rows(tmp_path):
+    """A query row with no allowed key (a block-mask file with an empty row) is NaN in SDPA and the
+    materialised kernel, and zeros in the block-gather kernel (it visits no block)."""
+    mask = np.ones((4, 4), int)
+    mask[0] = 0
+    path = tmp_path / "empty_row.csv"
+    np.savetxt(path, mask, fmt="%d", delimiter=",")
+    spec = f"block:16,{path}"
     q, k, v = qkv(1, 2, 2, 64, 64, 8)
-    mask = torch.from_numpy(pair_mask(parse_pattern("block:16,0.5"), 64, True))
-    assert not mask[:16].any()
-    assert prepare("naive", "block:16,0.5", 64)(q, k, v)[:, :, :16].isnan().all()
-    assert (prepare("flash", "block:16,0.5", 64)(q, k, v)[:, :, :16] == 0).all()
+    assert not pair_mask(parse_pattern(spec), 64, False)[:16].any()
+    assert prepare("naive", spec, 64, causal=False)(q, k, v)[:, :, :16].isnan().all()
+    assert (prepare("flash", spec, 64, causal=False)(q, k, v)[:, :, :16] == 0).all()

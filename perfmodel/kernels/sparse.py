@@ -3,9 +3,10 @@
 Block-gather: the key blocks each query block visits come from `perfmodel.patterns.block_visits` (the
 one source of truth shared with the cost model and the accelerator). Query blocks with the same number
 of visited key blocks form a bucket; a bucket gathers its query blocks and their listed key blocks and
-runs two batched matmuls over them only, so skipped blocks cost nothing. Inside visited blocks the
+attends over them only, so skipped blocks cost nothing. Inside visited blocks the
 exact pair mask (pattern and causal) is applied, so the result equals dense attention under
-`pair_mask`. Executed matmul FLOPs: 4·d·B·H·b²·(visited blocks).
+`pair_mask`. Each gathered chunk runs through torch SDPA, so the scores stay inside the fused kernel.
+Executed matmul FLOPs: 4·d·B·H·b²·(visited blocks).
 
 Strided: tokens are permuted by residue class (i mod S); each class is a small dense (causal)
 attention over ceil(N / S) tokens run by torch SDPA, so no pair outside the pattern is computed
@@ -14,8 +15,7 @@ except the padding of short classes.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ class BlockPlan:
     causal: bool
     buckets: tuple[Bucket, ...]
     visits: np.ndarray  # bool (nb, nb), from block_visits
+    group_masks: dict = field(default_factory=dict, compare=False, repr=False)  # (bucket, g) -> mask
 
     @property
     def visited_blocks(self) -> int:
@@ -81,13 +82,16 @@ def make_plan(
 
 
 def block_gather_attention(
-    q, k, v, plan: BlockPlan, scale: float | None = None, max_scores: int = 1 << 18
+    q, k, v, plan: BlockPlan, scale: float | None = None, max_gather: int = 1 << 18
 ) -> torch.Tensor:
     """Block-sparse attention visiting only the planned key blocks.
 
     q (B, H, N, d); k, v (B, Hkv, N, d); returns (B, H, N, d). Query rows with no visited block
-    output zeros. Buckets are processed in chunks of query blocks holding at most `max_scores`
-    score elements, which bounds the memory of the gathered scores.
+    output zeros. For each chunk of R query blocks of a bucket (c key blocks each), the listed K/V
+    blocks are gathered to (B*Hkv, R, c*b, d) and the g*b query rows of a block (its KV group's
+    heads folded in) attend to them with torch SDPA (fused softmax; S never leaves the kernel),
+    with the exact pair mask of the visited blocks. Chunks gather at most `max_gather` K elements,
+    which keeps the gathered blocks in cache. Matmul FLOPs: 4·d·B·H·b²·(visited blocks).
     """
     hkv, g, n = check_shapes(q, k, v)
     bsz, h, nq, d = q.shape
@@ -96,33 +100,41 @@ def block_gather_attention(
     b = plan.block
     nb = -(-n // b)
     pad = nb * b - n
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
-    qs = q * scale
     if pad:
-        qs, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (qs, k, v))
-    qb = qs.reshape(bsz, hkv, g, nb, b, d).transpose(2, 3).reshape(bsz, hkv, nb, g * b, d)
-    kb = k.reshape(bsz, hkv, nb, b * d)
-    vb = v.reshape(bsz, hkv, nb, b * d)
-    out = q.new_zeros(bsz, hkv, nb, g * b, d)  # query blocks first, group heads folded into rows
-    for bucket in plan.buckets:
+        q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+    # (B*Hkv, nb, g*b, d): query blocks, the group's heads stacked in the rows of each block
+    qb = q.reshape(bsz, hkv, g, nb, b, d).transpose(2, 3).reshape(bsz * hkv, nb, g * b, d)
+    kb = k.reshape(bsz * hkv, nb, b * d)
+    vb = v.reshape(bsz * hkv, nb, b * d)
+    out = q.new_zeros(bsz * hkv, nb, g * b, d)
+    for i, bucket in enumerate(plan.buckets):
         c = bucket.cols.shape[1]
-        step = max(1, max_scores // (bsz * h * b * c * b))
+        mask = _group_mask(plan, i, g)  # (R, g*b, c*b) or None
+        step = max(1, max_gather // (bsz * hkv * c * b * d))
         for lo in range(0, len(bucket.rows), step):
             rows, cols = bucket.rows[lo : lo + step], bucket.cols[lo : lo + step]
             r = len(rows)
-            qr = qb.index_select(2, rows)  # (B, Hkv, R, g*b, d)
+            qr = qb.index_select(1, rows)  # (B*Hkv, R, g*b, d)
             flat = cols.reshape(-1)
-            kr = kb.index_select(2, flat).view(bsz, hkv, r, c * b, d)  # the listed key blocks only
-            vr = vb.index_select(2, flat).view(bsz, hkv, r, c * b, d)
-            s = torch.matmul(qr, kr.transpose(-1, -2))  # (B, Hkv, R, g*b, c*b)
-            if bucket.mask is not None:
-                m = bucket.mask[lo : lo + step]
-                s = s.view(bsz, hkv, r, g, b, c * b).masked_fill_(~m[:, None], float("-inf"))
-                s = s.view(bsz, hkv, r, g * b, c * b)
-            p = torch.softmax(s, dim=-1)
-            out.index_copy_(2, rows, torch.matmul(p, vr))  # (B, Hkv, R, g*b, d)
-    out = out.view(bsz, hkv, nb, g, b, d).transpose(2, 3)
-    return out.reshape(bsz, h, nb * b, d)[:, :, :n]
+            kr = kb.index_select(1, flat).view(bsz * hkv, r, c * b, d)  # the listed key blocks only
+            vr = vb.index_select(1, flat).view(bsz * hkv, r, c * b, d)
+            m = None if mask is None else mask[lo : lo + step][None]  # (1, R, g*b, c*b)
+            o = F.scaled_dot_product_attention(qr, kr, vr, attn_mask=m, scale=scale)
+            out.index_copy_(1, rows, o)
+    out = out.view(bsz, hkv, nb, g, b, d).transpose(2, 3).reshape(bsz, h, nb * b, d)
+    return out[:, :, :n]
+
+
+def _group_mask(plan: BlockPlan, i: int, g: int) -> torch.Tensor | None:
+    """Bucket i's pair mask with each query row repeated for the g heads of a KV group, cached."""
+    bucket = plan.buckets[i]
+    if bucket.mask is None:
+        return None
+    key = (i, g)
+    if key not in plan.group_masks:
+        r, b, cb = bucket.mask.shape
+        plan.group_masks[key] = bucket.mask[:, None].expand(r, g, b, cb).reshape(r, g * b, cb)
+    return plan.group_masks[key]
 
 
 def strided_attention(q, k, v, stride: int, causal: bool, scale: float | None = None) -> torch.Tensor:
