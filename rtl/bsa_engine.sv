@@ -22,6 +22,8 @@ module bsa_engine import bsa_pkg::*; #(
   input  logic [ShiftW-1:0]      shift_i,
   // Work items {row_end, has_q, last}.
   input  logic                   item_valid_i,
+  // The issuer has read the whole list: no more items will come (idle is then not a stall).
+  input  logic                   list_done_i,
   output logic                   item_ready_o,
   input  logic [2:0]             item_i,
   // The oldest Q / K,V slot is loaded; release it when used.
@@ -70,8 +72,10 @@ module bsa_engine import bsa_pkg::*; #(
   localparam int unsigned OPW = AW + QuoW + 1;
   localparam int unsigned DivW = $clog2(QuoW + 1);
 
-  typedef enum logic [2:0] {StIdle, StS, StPv, StEpi, StDiv, StMul, StOut} state_e;
+  typedef enum logic [1:0] {StIdle, StS, StPv} state_e;
+  typedef enum logic [2:0] {EpIdle, EpRow, EpDiv, EpMul, EpOut} ep_state_e;
   state_e state_q, state_d;
+  ep_state_e ep_q, ep_d;
 
   // Buffers.
   logic [D*8-1:0] qbuf_q [2*B];
@@ -98,8 +102,9 @@ module bsa_engine import bsa_pkg::*; #(
   logic [BW-1:0] dcol_q;
   logic [$clog2(P+1)-1:0] dcnt_q;
   logic signed [LogitW-1:0] rmax_q;
-  // Epilogue.
-  logic has_q_q, last_q;
+  // Epilogue (runs beside the next query block's compute; row r is read before PV rewrites it).
+  logic [B-1:0] ep_valid_q;
+  logic last_q;
   logic [BW-1:0] er_q;
   logic [DW-1:0] ed_q;
   logic [LW-1:0] rem_q;
@@ -118,7 +123,9 @@ module bsa_engine import bsa_pkg::*; #(
   logic signed [LogitW-1:0] xpv;
   logic pv_go, s_last, pv_last, latch;
 
-  assign pv_go  = (state_q == StPv) && ((c_q != '0) || (j_q != '0) || rready_q[r_q]);
+  logic row_free;
+  assign row_free = (ep_q == EpIdle) || (er_q > r_q);
+  assign pv_go  = (state_q == StPv) && ((c_q != '0) || (j_q != '0) || (rready_q[r_q] && row_free));
   assign s_last = (r_q == BW'(B - 1)) && (cc_q == CW'(NC - 1)) && (d_q == DW'(D - 1));
   assign pv_last = (r_q == BW'(B - 1)) && (c_q == BW'(B - 1)) && (j_q == JW'(NJ - 1));
   assign latch  = (state_q == StS) && (d_q == DW'(D - 1));
@@ -205,17 +212,19 @@ module bsa_engine import bsa_pkg::*; #(
   end
 
   // ---------------------------------------------------------------- control
+  logic take_end;
   always_comb begin
     state_d      = state_q;
     item_ready_o = 1'b0;
+    take_end     = 1'b0;
     ev_wait_o    = 1'b0;
     case (state_q)
       StIdle: begin
         if (!item_valid_i) begin
-          ev_wait_o = 1'b1;
+          ev_wait_o = !list_done_i;
         end else if (item_i[2]) begin
-          item_ready_o = 1'b1;
-          state_d = StEpi;
+          item_ready_o = (ep_q == EpIdle);
+          take_end     = item_ready_o;
         end else if (q_avail_i && kv_avail_i) begin
           item_ready_o = 1'b1;
           state_d = StS;
@@ -225,37 +234,42 @@ module bsa_engine import bsa_pkg::*; #(
       end
       StS: if (s_last) state_d = StPv;
       StPv: if (pv_go && pv_last) state_d = StIdle;
-      StEpi: state_d = rvalid_q[er_q] ? StDiv : StOut;
-      StDiv: if (div_q == DivW'(1)) state_d = StMul;
-      StMul: if (ed_q == DW'(D - 1)) state_d = StOut;
-      StOut: begin
-        if (!out_ready_i) begin
-          ev_wait_o = 1'b1;
-        end else begin
-          state_d = (er_q == BW'(B - 1)) ? StIdle : StEpi;
-        end
-      end
       default: state_d = StIdle;
+    endcase
+    if (!ev_busy_o && out_valid_o && !out_ready_i) ev_wait_o = 1'b1;
+  end
+
+  always_comb begin
+    ep_d = ep_q;
+    case (ep_q)
+      EpIdle: if (take_end) ep_d = EpRow;
+      EpRow: ep_d = ep_valid_q[er_q] ? EpDiv : EpOut;
+      EpDiv: if (div_q == DivW'(1)) ep_d = EpMul;
+      EpMul: if (ed_q == DW'(D - 1)) ep_d = EpOut;
+      EpOut: if (out_ready_i) ep_d = (er_q == BW'(B - 1)) ? EpIdle : EpRow;
+      default: ep_d = EpIdle;
     endcase
   end
 
-  assign out_valid_o  = (state_q == StOut);
+  assign out_valid_o  = (ep_q == EpOut);
   assign out_data_o   = orow_q;
   assign out_empty_o  = oempty_q;
   assign out_last_o   = last_q && (er_q == BW'(B - 1));
   assign ev_busy_o    = (state_q == StS) || pv_go;
   assign ev_exp_o     = pv_go && (j_q == '0);
   assign ev_rescale_o = row_end && rvalid_q[drow_q] && (mdiff != '0);
-  assign ev_divide_o  = (state_q == StEpi) && rvalid_q[er_q];
+  assign ev_divide_o  = (ep_q == EpRow) && ep_valid_q[er_q];
   assign ev_sram_rd_o = (state_q == StS) ? 8'(P + 1) : (pv_go ? 8'(P) : 8'd0);
   assign kv_release_o = pv_go && pv_last;
-  assign q_release_o  = (state_q == StOut) && out_ready_i && (er_q == BW'(B - 1)) && has_q_q;
-  assign job_end_o    = (state_q == StOut) && out_ready_i && (er_q == BW'(B - 1)) && last_q;
+  assign q_release_o  = take_end && item_i[1];
+  assign job_end_o    = (ep_q == EpOut) && out_ready_i && (er_q == BW'(B - 1)) && last_q;
 
   // Control registers (reset).
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       state_q  <= StIdle;
+      ep_q     <= EpIdle;
+      ep_valid_q <= '0;
       r_q      <= '0;
       c_q      <= '0;
       cc_q     <= '0;
@@ -270,7 +284,6 @@ module bsa_engine import bsa_pkg::*; #(
       rvalid_q <= '0;
       fresh_q  <= '0;
       rready_q <= '0;
-      has_q_q  <= 1'b0;
       last_q   <= 1'b0;
       er_q     <= '0;
       ed_q     <= '0;
@@ -280,10 +293,16 @@ module bsa_engine import bsa_pkg::*; #(
       oempty_q <= 1'b0;
     end else begin
       state_q <= state_d;
-      if (item_valid_i && item_ready_o) begin
-        has_q_q <= item_i[1];
-        last_q  <= item_i[0];
-        {r_q, c_q, cc_q, d_q, j_q, er_q} <= '0;
+      ep_q    <= ep_d;
+      if (item_valid_i && item_ready_o && !item_i[2]) begin
+        {r_q, c_q, cc_q, d_q, j_q} <= '0;
+      end
+      if (take_end) begin
+        ep_valid_q <= rvalid_q;
+        rvalid_q   <= '0;
+        last_q     <= item_i[0];
+        er_q       <= '0;
+        if (item_i[1]) q_rd_q <= ~q_rd_q;
       end
       // S phase loops: r, cc, d.
       if (state_q == StS) begin
@@ -326,15 +345,15 @@ module bsa_engine import bsa_pkg::*; #(
         end
       end
       // Epilogue.
-      if (state_q == StEpi) begin
+      if (ep_q == EpRow) begin
         rem_q <= LW'(64);
         quo_q <= '0;
         div_q <= DivW'(QuoW);
         ed_q  <= '0;
         orow_q <= '0;
-        oempty_q <= !rvalid_q[er_q];
+        oempty_q <= !ep_valid_q[er_q];
       end
-      if (state_q == StDiv) begin
+      if (ep_q == EpDiv) begin
         div_q <= div_q - 1'b1;
         if (rem2 >= (LW + 1)'(lsum_q[er_q])) begin
           rem_q <= LW'(rem2 - (LW + 1)'(lsum_q[er_q]));
@@ -344,17 +363,11 @@ module bsa_engine import bsa_pkg::*; #(
           quo_q <= {quo_q[QuoW-2:0], 1'b0};
         end
       end
-      if (state_q == StMul) begin
+      if (ep_q == EpMul) begin
         ed_q <= ed_q + 1'b1;
         orow_q[ed_q*8 +: 8] <= obyte;
       end
-      if ((state_q == StOut) && out_ready_i) begin
-        er_q <= er_q + 1'b1;
-        if (er_q == BW'(B - 1)) begin
-          rvalid_q <= '0;
-          if (has_q_q) q_rd_q <= ~q_rd_q;
-        end
-      end
+      if ((ep_q == EpOut) && out_ready_i && (er_q != BW'(B - 1))) er_q <= er_q + 1'b1;
     end
   end
 

@@ -130,7 +130,7 @@ module bsa_top import bsa_pkg::*; #(
   ) u_engine (
     .clk_i, .rst_ni,
     .scale_i(scale_q), .shift_i(shift_q),
-    .item_valid_i(eng_item_valid), .item_ready_o(eng_item_ready), .item_i(eng_item),
+    .item_valid_i(eng_item_valid), .list_done_i(iss_done), .item_ready_o(eng_item_ready), .item_i(eng_item),
     .q_avail_i(q_avail), .kv_avail_i(kv_avail), .q_release_o(q_release), .kv_release_o(kv_release),
     .wr_q_i(wr_q), .wr_k_i(wr_k), .wr_v_i(wr_v), .wr_qslot_i(wr_qslot), .wr_kvslot_i(wr_kvslot),
     .wr_row_i(wr_row), .wr_data_i(rsp_data_i),
