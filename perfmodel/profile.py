@@ -20,6 +20,7 @@ documented and validated in perfmodel.measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -269,7 +270,7 @@ def peak_memory(call, device: str) -> tuple[float, str]:
         return float(max(0, torch.mps.driver_allocated_memory() - before)), "torch.mps driver allocated delta"
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         call()
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     events.sort(key=lambda e: e.start_ns())
@@ -278,6 +279,24 @@ def peak_memory(call, device: str) -> tuple[float, str]:
         cur += e.nbytes()
         peak = max(peak, cur)
     return float(peak), CPU_MEMORY_METHOD
+
+
+@contextlib.contextmanager
+def _quiet_fd2():
+    """Silence file descriptor 2 (the profiler's C++ start/stop log lines) for the block."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real fd 2 (embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def quantiles(times):

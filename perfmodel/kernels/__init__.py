@@ -92,7 +92,7 @@ def _prepare_decode(kernel, pat, n, device, seed, splits):
 
     def run(q, k, v):
         kk, vv = gather_keys(k, v, index)
-        p = splits or default_splits(kk.shape[2], q.shape[0] * k.shape[1], torch.get_num_threads())
+        p = splits or default_splits(kk.shape[2], q.shape[0], k.shape[1], torch.get_num_threads())
         return split_kv_decode(q, kk, vv, p)
 
     return run

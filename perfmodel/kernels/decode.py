@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from perfmodel.cost import SPLIT_MIN_KEYS
 from perfmodel.kernels.dense import check_shapes
 from perfmodel.patterns import Pattern, pair_mask
 
@@ -40,38 +40,42 @@ def gather_keys(k, v, index: torch.Tensor | None):
 def split_kv_decode(q, k, v, splits: int, scale: float | None = None) -> torch.Tensor:
     """Split-KV decoding. q (B, H, 1, d); k, v (B, Hkv, N, d); returns (B, H, 1, d).
 
-    The cache is padded to P * ceil(N / P) keys; padded keys are masked. Per split p:
-    m_p = max_j s_j, l_p = sum_j exp(s_j - m_p), o_p = sum_j exp(s_j - m_p) v_j; then
-    o = sum_p exp(m_p - m) o_p / sum_p exp(m_p - m) l_p with m = max_p m_p.
+    The cache is cut into splits of ceil(N / P) keys (the last one shorter; nothing is padded, so the
+    matmul FLOPs are exactly 4·B·H·N·d). Per split p: m_p = max_j s_j, l_p = sum_j exp(s_j - m_p),
+    o_p = sum_j exp(s_j - m_p) v_j; then o = sum_p exp(m_p - m) o_p / sum_p exp(m_p - m) l_p with
+    m = max_p m_p.
     """
     hkv, g, n = check_shapes(q, k, v)
     bsz, h, nq, d = q.shape
     if nq != 1:
         raise ValueError(f"split_kv_decode expects one query per sequence, got q {tuple(q.shape)}")
-    p = max(1, min(splits, n))
-    chunk = -(-n // p)
-    pad = p * chunk - n
+    chunk = -(-n // max(1, min(splits, n)))
+    full = n // chunk
     scale = 1.0 / math.sqrt(d) if scale is None else scale
-    if pad:
-        k, v = F.pad(k, (0, 0, 0, pad)), F.pad(v, (0, 0, 0, pad))
-    ks = k.view(bsz, hkv, p, chunk, d)
-    vs = v.view(bsz, hkv, p, chunk, d)
-    qg = (q * scale).view(bsz, hkv, 1, g, d)  # group in the row axis, shared across splits
-    s = torch.matmul(qg, ks.transpose(-1, -2))  # (B, Hkv, P, g, chunk)
-    if pad:
-        valid = (torch.arange(p * chunk, device=q.device) < n).view(p, 1, chunk)
-        s = s.masked_fill(~valid, float("-inf"))
-    m_p = s.amax(dim=-1, keepdim=True)  # (B, Hkv, P, g, 1)
-    e = torch.exp(s - m_p)
-    l_p = e.sum(dim=-1, keepdim=True)
-    o_p = torch.matmul(e, vs)  # (B, Hkv, P, g, d)
+    qg = (q * scale).view(bsz, hkv, 1, g, d)  # the group's heads in the row axis, shared by all splits
+    parts = [_partials(qg, k[:, :, : full * chunk], v[:, :, : full * chunk], full, chunk)]
+    if full * chunk < n:  # the shorter last split
+        parts.append(_partials(qg, k[:, :, full * chunk :], v[:, :, full * chunk :], 1, n - full * chunk))
+    m_p, l_p, o_p = (torch.cat(x, dim=2) for x in zip(*parts))
     m = m_p.amax(dim=2, keepdim=True)
     w = torch.exp(m_p - m)  # (B, Hkv, P, g, 1)
     o = (w * o_p).sum(dim=2) / (w * l_p).sum(dim=2)  # (B, Hkv, g, d)
     return o.view(bsz, h, 1, d)
 
 
-def default_splits(n: int, parallel_tiles: int, cores: int, min_chunk: int = 256) -> int:
-    """Splits so that batch*heads*splits tiles fill the cores, each split at least `min_chunk` keys."""
-    want = max(1, -(-cores // max(1, parallel_tiles)))
-    return int(max(1, min(want, n // min_chunk if n >= min_chunk else 1)))
+def _partials(qg, k, v, p, chunk):
+    """Per-split running max, sum and unnormalised output of p splits of `chunk` keys."""
+    bsz, hkv, _, d = k.shape
+    ks = k.reshape(bsz, hkv, p, chunk, d)
+    vs = v.reshape(bsz, hkv, p, chunk, d)
+    s = torch.matmul(qg, ks.transpose(-1, -2))  # (B, Hkv, P, g, chunk)
+    m_p = s.amax(dim=-1, keepdim=True)  # (B, Hkv, P, g, 1)
+    e = torch.exp(s - m_p)
+    return m_p, e.sum(dim=-1, keepdim=True), torch.matmul(e, vs)  # o_p (B, Hkv, P, g, d)
+
+
+def default_splits(keys: int, batch: int, kv_heads: int, cores: int) -> int:
+    """Splits as the cost model chooses them (perfmodel.cost.attention_op): enough for
+    batch * kv_heads * splits tiles to fill the cores, never finer than SPLIT_MIN_KEYS keys."""
+    want = -(-cores // max(1, batch * kv_heads))
+    return int(min(max(1, want), max(1, -(-keys // SPLIT_MIN_KEYS))))
