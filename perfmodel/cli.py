@@ -40,6 +40,29 @@ def _keeps(text):
     return keeps
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _dtype_choice(allowed, what):
+    def parse(text):
+        if text not in allowed:
+            raise argparse.ArgumentTypeError(f"unknown {what} '{text}' (expected one of: {', '.join(allowed)})")
+        return text
+
+    return parse
+
+
+_weight_dtype = _dtype_choice(("fp32", "fp16", "bf16", "fp8", "int8", "int4"), "weights dtype")
+_kv_dtype = _dtype_choice(("fp32", "fp16", "bf16", "fp8", "int8", "int4"), "KV cache dtype")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfmodel", description="Analytic roofline and IO model of efficient attention.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -53,13 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head-dim", type=_positive_int, help="head dimension (overrides the model)")
     p.add_argument("--hidden", type=_positive_int, help="hidden size (default: the model's, or heads x head-dim)")
     p.add_argument("--layers", type=_positive_int, help="layers (overrides the model)")
-    p.add_argument("--variant", default="all", help="mha | mqa | gqa:G | model | all, or a comma list (default: all)")
+    p.add_argument("--variant", help="mha | mqa | gqa:G | model | all, or a comma list "
+                                     "(default: all; with --scope layer|model: model)")
     p.add_argument("--pattern", action="append",
                    help="dense | local:W | strided:S | hybrid:W,G | block:B,DENSITY | block:B,MASKFILE | all; "
                         "repeat the flag (or separate with ';') for several (default: all)")
-    p.add_argument("--kernel", default="all", help="naive | flash | flash-decoding | all, or a comma list")
+    p.add_argument("--kernel", help="naive | flash | flash-decoding | all, or a comma list (default: all; with "
+                                    "--scope layer|model: flash, flash-decoding in decode)")
     p.add_argument("--phase", default="prefill,decode", help="prefill | decode | train, or a comma list")
-    p.add_argument("--scope", default="attention", help="attention (all layers' attention blocks)")
+    p.add_argument("--scope", default="attention",
+                   help="attention: all layers' norm + QKV/O + attention; layer: one transformer layer "
+                        "(+ norm, MLP, residuals; --layers N for N); model: embedding + all layers + final norm + "
+                        "LM head (default: attention)")
+    p.add_argument("--weights", type=_weight_dtype, help="weight dtype: fp32 | fp16 | bf16 | fp8 | int8 | int4 "
+                   "(int8/int4 with an fp16 scale per 128 weights; default: --dtype)")
+    p.add_argument("--kv-dtype", type=_kv_dtype, help="KV cache dtype: fp32 | fp16 | bf16 | fp8 | int8 | int4 "
+                   "(default: --dtype)")
+    p.add_argument("--generate", type=_positive_int, metavar="T",
+                   help="scope layer/model: latency of generating T tokens after a prompt of --seq tokens")
+    p.add_argument("--link-kbps", type=_positive_float, metavar="KBPS",
+                   help="scope model: time to send the weights over a link of KBPS kilobit/s")
     p.add_argument("--batch", type=_positive_int, default=1)
     p.add_argument("--seq", type=_positive_int, help=f"tokens (KV cache length in decode; default {DEFAULT_SEQ})")
     p.add_argument("--dtype", default="fp16", help="fp32 | fp16 | bf16 | fp8 | int8 (default fp16)")
@@ -75,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = hw_sub.add_parser("show", help="show one device with the source of every number")
     show.add_argument("name")
     sub.add_parser("models", help="list model presets")
+    cl = sub.add_parser("claims", help="check published performance claims against the model and physics")
+    cl.add_argument("file", nargs="?", help="a claims YAML file (default: profiles/claims/transformer2.yaml)")
+    cl.add_argument("--uncalibrated", action="store_true", help="use the assumed efficiencies, not calibration")
+    cl.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
@@ -94,6 +134,10 @@ def main(argv=None) -> int:
             from perfmodel.commands import run_hw
 
             return run_hw(args)
+        if args.command == "claims":
+            from perfmodel.claims import run_claims
+
+            return run_claims(args)
         if args.command == "models":
             from perfmodel.commands import run_models
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import replace
 
 import numpy as np
 
 from perfmodel import cli
+from perfmodel import modelscope as M
 from perfmodel.errors import UserError
 from perfmodel.hardware import hardware_ids, load_hardware, resolve
 from perfmodel.models import ModelShape, list_models, load_config, load_model
+from perfmodel.modelscope import model_metrics
 from perfmodel.patterns import parse_pattern
 from perfmodel.predict import evaluate, result_columns, to_table
-from perfmodel.report import format_table, human_bytes
+from perfmodel.report import format_model_summary, format_table, human_bytes
 
 RECORD_FIELDS = ("hw", "model", "variant", "pattern", "kernel", "phase", "scope", "batch", "seq", "heads", "kv_heads",
                  "head_dim", "layers", "dtype", "causal", "flops", "bytes", "latency_s", "bound",
@@ -23,6 +26,13 @@ RECORD_FIELDS = ("hw", "model", "variant", "pattern", "kernel", "phase", "scope"
                  "flops_attn_matmul", "exec_flops_attn_matmul", "latency_attn_s", "latency_qkv_proj_s",
                  "latency_o_proj_s", "latency_norm_s", "bound_attn", "parallel_fraction_attn", "splits",
                  "speedup_vs_mha_dense_naive")
+MODEL_FIELDS = ("weights", "kv_dtype", "tokens_per_s", "ttft_s", "decode_s", "generate_tokens", "generate_s",
+                "train_step_s", "latency_bound_s", "ttft_bound_s", "decode_bound_s", "generate_bound_s",
+                "generate_peak_memory_bytes", "generate_fits", "energy_per_token_j", "param_count",
+                "weights_bytes_on_wire", "link_kbps", "link_transfer_s", "mem_capacity_bytes", "power_w",
+                "latency_mlp_up_s", "latency_mlp_down_s", "latency_mlp_norm_s", "latency_residual_s",
+                "latency_embedding_s", "latency_final_norm_s", "latency_lm_head_s")
+MAX_SUMMARIES = 6  # more rows than this per device: the comparison table instead of one summary each
 
 
 def _split(text: str, sep: str = ",") -> list[str]:
@@ -113,21 +123,27 @@ def build_workloads(args) -> tuple[dict, str]:
     if heads % kv_model:
         raise UserError(f"heads ({heads}) must be divisible by kv_heads ({kv_model})")
     hidden = args.hidden or (shape.hidden if (args.heads is None and args.head_dim is None) else heads * head_dim)
-    layers = args.layers or shape.layers
+    scope = getattr(args, "scope", "attention")
+    if scope not in ("attention", "layer", "model"):
+        raise UserError(f"unknown --scope '{scope}' (expected one of: attention, layer, model)")
+    whole = scope != "attention"
+    layers = args.layers or (1 if scope == "layer" else shape.layers)
     seq = args.seq or cli.DEFAULT_SEQ
-    if args.scope != "attention":
-        raise UserError(f"--scope '{args.scope}' is not available yet (only: attention)")
-    if args.kv_heads and args.variant == "all":
-        args.variant = "model"
-    kvs = _variants(args.variant, heads, kv_model)
-    pats = _patterns(args.pattern, seq)
-    kernels = _choices(args.kernel, ("naive", "flash", "flash-decoding"), "kernel")
+    if not whole and (getattr(args, "generate", None) or getattr(args, "link_kbps", None)):
+        raise UserError("--generate and --link-kbps need --scope layer or model")
+    variant = args.variant or ("model" if whole or args.kv_heads else "all")
+    kvs = _variants(variant, heads, kv_model)
+    own = [f"local:{shape.sliding_window}"] if shape.sliding_window and shape.sliding_window < seq else ["dense"]
+    pats = _patterns(args.pattern or (own if whole else None), seq)
+    kernels = _choices(args.kernel or ("auto" if whole else "all"), ("naive", "flash", "flash-decoding", "auto"),
+                       "kernel")
     phases = _choices(args.phase, ("prefill", "decode", "train"), "phase")
     if args.dtype not in ("fp32", "fp16", "bf16", "fp8", "int8"):
         raise UserError(f"unknown dtype '{args.dtype}' (expected fp32, fp16, bf16, fp8 or int8)")
     rows = []
     for phase in phases:
-        ks = [k for k in kernels if k != "flash-decoding" or phase == "decode"]
+        ks = [("flash-decoding" if phase == "decode" else "flash") if k == "auto" else k for k in kernels]
+        ks = list(dict.fromkeys(k for k in ks if k != "flash-decoding" or phase == "decode"))
         if not ks:
             raise UserError(f"kernel flash-decoding is a decode kernel; phase '{phase}' needs naive or flash")
         for kv in kvs:
@@ -136,7 +152,9 @@ def build_workloads(args) -> tuple[dict, str]:
                     rows.append(dict(heads=heads, kv_heads=kv, head_dim=head_dim, hidden=hidden, layers=layers,
                                      batch=args.batch, seq=seq, pattern=pat, kernel=k, phase=phase, dtype=args.dtype,
                                      causal=args.causal, prune=tuple(args.prune), norm=args.norm or shape.norm,
-                                     scope=args.scope, model=shape.id))
+                                     scope=scope, model=shape.id, ffn=shape.ffn, vocab=shape.vocab,
+                                     mlp=shape.mlp, tied_embeddings=shape.tied_embeddings,
+                                     weights=getattr(args, "weights", None), kv_dtype=getattr(args, "kv_dtype", None)))
     cols = {}
     for key in rows[0]:
         arr = np.empty(len(rows), dtype=object)
@@ -144,8 +162,44 @@ def build_workloads(args) -> tuple[dict, str]:
         cols[key] = arr
     note = (f"model {shape.id} ({shape.source.split('(')[0].strip()}): {layers} layers, {heads} heads, "
             f"head_dim {head_dim}, hidden {hidden}; batch {args.batch}, seq {seq}, {args.dtype}, "
-            f"{'causal' if args.causal else 'non-causal'}, scope attention (all layers' norm + QKV/O + attention)")
+            f"{'causal' if args.causal else 'non-causal'}, {_scope_note(scope, shape, layers, args)}")
     return cols, note
+
+
+def _scope_note(scope, shape, layers, args) -> str:
+    if scope == "attention":
+        return "scope attention (all layers' norm + QKV/O + attention)"
+    mlp = f"{shape.mlp} MLP {shape.ffn}"
+    body = f"{layers} layer{'s' if layers > 1 else ''} of norm + QKV/O + attention + norm + {mlp} + residuals"
+    if scope == "model":
+        tied = ", tied" if shape.tied_embeddings else ""
+        body = f"embedding ({shape.vocab}{tied}) + {body} + final norm + LM head"
+    w = getattr(args, "weights", None) or args.dtype
+    quant = " (+ fp16 scale per 128)" if w in ("int8", "int4") else ""
+    return f"scope {scope}: {body}; weights {w}{quant}, KV cache {getattr(args, 'kv_dtype', None) or args.dtype}"
+
+
+def _model_fields(cols: dict, args, hw) -> dict:
+    """Per row, from the model's shape: parameters, weight bytes on the wire and the link time."""
+    base = _model(args)
+    n = len(cols["heads"])
+    out = {k: np.full(n, np.nan) for k in ("param_count", "weights_bytes_on_wire", "link_transfer_s")}
+    for i in range(n):
+        if cols["scope"][i] != "model":
+            continue
+        shape = replace(base, heads=int(cols["heads"][i]), kv_heads=int(cols["kv_heads"][i]),
+                        head_dim=int(cols["head_dim"][i]), hidden=int(cols["hidden"][i]), layers=int(cols["layers"][i]))
+        out["param_count"][i] = M.param_count(shape)
+        out["weights_bytes_on_wire"][i] = M.weight_bytes(shape, cols["weights"][i] or args.dtype, args.dtype)
+        if args.link_kbps:
+            out["link_transfer_s"][i] = M.link_seconds(out["weights_bytes_on_wire"][i], args.link_kbps)
+    out["link_kbps"] = np.full(n, args.link_kbps if args.link_kbps else np.nan)
+    out["weights"] = np.asarray([w or args.dtype for w in cols["weights"]], dtype=object)
+    out["kv_dtype"] = np.asarray([k or args.dtype for k in cols["kv_dtype"]], dtype=object)
+    out["mem_capacity_bytes"] = np.full(n, hw.mem_capacity)
+    out["power_w"] = np.full(n, hw.power_w)
+    out["generate_tokens"] = np.full(n, args.generate if args.generate else np.nan)
+    return out
 
 
 def _speedups(out: dict) -> np.ndarray:
@@ -160,28 +214,35 @@ def _speedups(out: dict) -> np.ndarray:
 def run_predict(args) -> int:
     cols, note = build_workloads(args)
     t = to_table(cols)
+    whole = args.scope != "attention"
     outs = []
     for name in _split(args.hw):
         resolve(name)
     for name in _split(args.hw):
         hw = load_hardware(name, calibrated=not args.uncalibrated, power_mode=args.power_mode)
-        out = result_columns(t, evaluate(t, hw), hw)
+        if whole:
+            res, metrics = model_metrics(cols, hw, args.generate)
+            out = {**result_columns(t, res, hw), **metrics, **_model_fields(cols, args, hw)}
+        else:
+            out = result_columns(t, evaluate(t, hw), hw)
         out["speedup_vs_mha_dense_naive"] = _speedups(out)
         outs.append((hw, name, out))
     if args.format == "table":
         print(note)
         for hw, name, out in outs:
-            print(format_table(hw, name, out))
+            many = whole and len(out["latency_s"]) > MAX_SUMMARIES
+            print(format_model_summary(hw, name, out, args) if whole and not many else format_table(hw, name, out))
         return 0
+    fields = RECORD_FIELDS + (MODEL_FIELDS if whole else ())
     records = []
     for _, _, out in outs:
         for i in range(len(out["latency_s"])):
-            records.append({f: _plain(out[f][i]) for f in RECORD_FIELDS})
+            records.append({f: _plain(out[f][i]) for f in fields})
     if args.format == "json":
         json.dump(records, sys.stdout, indent=1)
         print()
     else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=RECORD_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
     return 0

@@ -58,3 +58,64 @@ def format_table(hw, asked: str, out: dict) -> str:
     lines.append("   speedup: against MHA-dense-naive on the same device and phase; bound: what limits the largest "
                  "share of the time (parallelism = over half the cores idle; overhead = kernel launches)")
     return "\n".join(lines)
+
+
+def _op_shares(out: dict, i: int, top: int = 6) -> str:
+    lat = {k[len("latency_"):-2]: out[k][i] for k in out if k.startswith("latency_") and k.endswith("_s")
+           and k not in ("latency_s", "latency_bound_s") and out[k][i] > 0}
+    total = out["latency_s"][i]
+    parts = sorted(lat.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{k} {human_time(v)} ({100 * v / total:.0f}%)" for k, v in parts)
+
+
+def format_model_summary(hw, asked: str, out: dict, args) -> str:
+    """Scope layer / model: a short readable answer per row (throughput, latency, memory, fit, energy)."""
+    alias = f" ('{asked}' resolves to {hw.id})" if asked.lower() != hw.id else ""
+    eff = "calibrated efficiencies" if hw.calibrated else "assumed efficiencies (not calibrated)"
+    mode = f", power mode {hw.power_mode}" if hw.power_mode else ""
+    lines = [f"\n== {hw.name}{alias}: {eff}, {hw.power_w:.3g} W{mode}, {human_bytes(hw.mem_capacity)} memory"]
+    for i in range(len(out["latency_s"])):
+        phase, B, N = out["phase"][i], int(out["batch"][i]), int(out["seq"][i])
+        lines.append(f"-- {out['model'][i]} {out['scope'][i]}, {out['variant'][i]} {out['pattern'][i]} "
+                     f"{out['kernel'][i]}, {phase}, batch {B}, seq {N}, weights {out['weights'][i]}, "
+                     f"KV cache {out['kv_dtype'][i]}")
+        lat, bound = out["latency_s"][i], out["latency_bound_s"][i]
+        phys = f"physical bound {human_time(bound)}"
+        if phase == "decode":
+            lines.append(f"   decode       {out['tokens_per_s'][i]:.4g} tokens/s, {lat * 1e3:.3g} ms/token at a "
+                         f"{N}-token KV cache ({phys}: {B / bound:.4g} tokens/s), {out['bound'][i]}-bound")
+        elif phase == "prefill":
+            lines.append(f"   prefill      {human_time(lat)} for {B} x {N} tokens ({out['tokens_per_s'][i]:.4g} "
+                         f"tokens/s; {phys}), {out['bound'][i]}-bound")
+        else:
+            lines.append(f"   train step   {human_time(lat)} for {B} x {N} tokens (forward + backward, "
+                         f"{out['tokens_per_s'][i]:.4g} tokens/s; {phys}), {out['bound'][i]}-bound")
+        if phase != "train":
+            lines.append(f"   first token  {human_time(out['ttft_s'][i])} after a {N}-token prompt; then "
+                         f"{human_time(out['decode_s'][i])}/token")
+        if not np.isnan(out["generate_s"][i]):
+            T = int(out["generate_tokens"][i])
+            fits = "fits" if out["generate_fits"][i] else "does NOT fit"
+            lines.append(f"   generate     {T} tokens after a {N}-token prompt: {human_time(out['generate_s'][i])} "
+                         f"(physical bound {human_time(out['generate_bound_s'][i])}); "
+                         f"{human_bytes(out['generate_peak_memory_bytes'][i])} at the end: {fits}")
+        fits = "fits" if out["fits_in_memory"][i] else "does NOT fit"
+        lines.append(f"   memory       {human_bytes(out['peak_memory_bytes'][i])} of {human_bytes(hw.mem_capacity)}: "
+                     f"{fits} (weights {human_bytes(out['weight_bytes'][i])}, KV cache "
+                     f"{human_bytes(out['kv_cache_bytes'][i])}, activations {human_bytes(out['activation_bytes'][i])})")
+        lines.append(f"   energy       {out['energy_per_token_j'][i]:.3g} J/token at {hw.power_w:.3g} W{mode}")
+        if not np.isnan(out["param_count"][i]):
+            wire = f"   model        {out['param_count'][i] / 1e9:.4g} B parameters; weights on the wire " \
+                   f"{human_bytes(out['weights_bytes_on_wire'][i])}"
+            if not np.isnan(out["link_transfer_s"][i]):
+                wire += f": {_duration(out['link_transfer_s'][i])} at {out['link_kbps'][i]:.4g} kbit/s"
+            lines.append(wire)
+        lines.append(f"   time by op   {_op_shares(out, i)}")
+    return "\n".join(lines)
+
+
+def _duration(s: float) -> str:
+    for unit, div in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if s >= div:
+            return f"{s / div:.3g} {unit}"
+    return human_time(s)

@@ -19,6 +19,16 @@ PHASES = ("prefill", "decode", "train")
 SCOPES = ("attention", "layer", "model")
 DTYPE_BYTES = {"fp32": 4.0, "tf32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 ACT_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8")
+WEIGHT_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
+QUANT_GROUP = 128  # int8/int4 weights: one fp16 scale per group of 128 weights along the input dimension
+QUANT_SCALE_BYTES = 2.0
+
+
+def weight_elt_bytes(dtype: str) -> float:
+    """Bytes per weight on average: int8/int4 carry an fp16 scale per group of QUANT_GROUP weights
+    (the GPTQ/AWQ/llama.cpp-style grouping, e.g. int4: 0.5 + 2/128 = 0.515625 byte); floats carry none."""
+    scale = QUANT_SCALE_BYTES / QUANT_GROUP if dtype in ("int8", "int4") else 0.0
+    return DTYPE_BYTES[dtype] + scale
 
 
 @dataclass(frozen=True)
