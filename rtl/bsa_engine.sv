@@ -1,7 +1,7 @@
 // Compute engine: on-chip Q/K/V block buffers, S = Q.K^T and O += P.V on one array of Macs
 // multipliers, online base-2 softmax (running max per row, rescale by right shift), and the
 // per-row epilogue (one reciprocal per row by a sequential divider, then INT8 outputs).
-module bsa_engine import bsa_pkg::*; #(
+module bsa_engine #(
   // Rows per query block = keys per key block (a power of two).
   parameter int unsigned Block = 8,
   // Head dimension (a power of two).
@@ -12,14 +12,14 @@ module bsa_engine import bsa_pkg::*; #(
   parameter int unsigned KvSlots = 2,
   // Largest number of key blocks per row (sizes the accumulators).
   parameter int unsigned MaxBlocks = 16,
-  localparam int unsigned BW = idx_w(Block),
-  localparam int unsigned KSW = idx_w(KvSlots)
+  localparam int unsigned BW = bsa_pkg::idx_w(Block),
+  localparam int unsigned KSW = bsa_pkg::idx_w(KvSlots)
 ) (
   input  logic                   clk_i,
   input  logic                   rst_ni,
   // Job scale: x = (S * scale + 2^(shift-1)) >> shift.
-  input  logic [ScaleW-1:0]      scale_i,
-  input  logic [ShiftW-1:0]      shift_i,
+  input  logic [bsa_pkg::ScaleW-1:0]      scale_i,
+  input  logic [bsa_pkg::ShiftW-1:0]      shift_i,
   // Work items {row_end, has_q, last}.
   input  logic                   item_valid_i,
   // The issuer has read the whole list: no more items will come (idle is then not a stall).
@@ -59,16 +59,16 @@ module bsa_engine import bsa_pkg::*; #(
   localparam int unsigned P = Macs;
   localparam int unsigned NC = B / P;  // key chunks per row in the S phase
   localparam int unsigned NJ = D / P;  // head-dim chunks per key in the PV phase
-  localparam int unsigned DW = idx_w(D);
-  localparam int unsigned CW = idx_w(NC);
-  localparam int unsigned JW = idx_w(NJ);
+  localparam int unsigned DW = bsa_pkg::idx_w(D);
+  localparam int unsigned CW = bsa_pkg::idx_w(NC);
+  localparam int unsigned JW = bsa_pkg::idx_w(NJ);
   localparam int unsigned Keys = $clog2(B * MaxBlocks);
   localparam int unsigned SW = 17 + $clog2(D);
-  localparam int unsigned LW = ProbFrac + 1 + Keys;
-  localparam int unsigned AW = ProbFrac + 8 + Keys + 1;
+  localparam int unsigned LW = bsa_pkg::ProbFrac + 1 + Keys;
+  localparam int unsigned AW = bsa_pkg::ProbFrac + 8 + Keys + 1;
   localparam int unsigned RS = LW + 12;
   localparam int unsigned QuoW = RS - 6;
-  localparam int unsigned XPW = SW + ScaleW + 1;
+  localparam int unsigned XPW = SW + bsa_pkg::ScaleW + 1;
   localparam int unsigned OPW = AW + QuoW + 1;
   localparam int unsigned DivW = $clog2(QuoW + 1);
 
@@ -81,12 +81,12 @@ module bsa_engine import bsa_pkg::*; #(
   logic [D*8-1:0] qbuf_q [2*B];
   logic [D*8-1:0] kbuf_q [KvSlots*B];
   logic [D*8-1:0] vbuf_q [KvSlots*B];
-  logic signed [LogitW-1:0] sbuf_q [B*B];
+  logic signed [bsa_pkg::LogitW-1:0] sbuf_q [B*B];
   logic signed [AW-1:0] acc_q [B*D];
   // Per-row softmax state.
   logic [LW-1:0] lsum_q [B];
-  logic signed [MaxW-1:0] mrow_q [B];
-  logic [DeltaW-1:0] delta_q [B];
+  logic signed [bsa_pkg::MaxW-1:0] mrow_q [B];
+  logic [bsa_pkg::DeltaW-1:0] delta_q [B];
   logic [B-1:0] rvalid_q, fresh_q, rready_q;
   // Loop counters and slot pointers.
   logic [BW-1:0] r_q, c_q;
@@ -101,7 +101,7 @@ module bsa_engine import bsa_pkg::*; #(
   logic [BW-1:0] drow_q;
   logic [BW-1:0] dcol_q;
   logic [$clog2(P+1)-1:0] dcnt_q;
-  logic signed [LogitW-1:0] rmax_q;
+  logic signed [bsa_pkg::LogitW-1:0] rmax_q;
   // Epilogue (runs beside the next query block's compute; row r is read before PV rewrites it).
   logic [B-1:0] ep_valid_q;
   logic last_q;
@@ -119,8 +119,8 @@ module bsa_engine import bsa_pkg::*; #(
   logic signed [17:0] prod [P];
   logic signed [SW-1:0] sacc_d [P];
   logic signed [AW-1:0] acc_d [P];
-  logic [ProbFrac:0] p;
-  logic signed [LogitW-1:0] xpv;
+  logic [bsa_pkg::ProbFrac:0] p;
+  logic signed [bsa_pkg::LogitW-1:0] xpv;
   logic pv_go, s_last, pv_last, latch;
 
   logic row_free;
@@ -132,7 +132,7 @@ module bsa_engine import bsa_pkg::*; #(
 
   assign xpv = sbuf_q[{r_q, c_q}];
   bsa_exp2 u_exp2 (
-    .y_i((LogitW + 2)'(xpv) - ((LogitW + 2)'(mrow_q[r_q]) <<< LogitFrac)),
+    .y_i((bsa_pkg::LogitW + 2)'(xpv) - ((bsa_pkg::LogitW + 2)'(mrow_q[r_q]) <<< bsa_pkg::LogitFrac)),
     .p_o(p)
   );
 
@@ -159,14 +159,14 @@ module bsa_engine import bsa_pkg::*; #(
   end
 
   // ---------------------------------------------------------------- drain: scaler and row max
-  localparam logic signed [XPW-1:0] XHi = XPW'(2 ** (LogitW - 1) - 1);
-  localparam logic signed [XPW-1:0] XLo = -XPW'(2 ** (LogitW - 1));
-  localparam logic signed [LogitW:0] MRound = (LogitW + 1)'(2 ** LogitFrac - 1);
+  localparam logic signed [XPW-1:0] XHi = XPW'(2 ** (bsa_pkg::LogitW - 1) - 1);
+  localparam logic signed [XPW-1:0] XLo = -XPW'(2 ** (bsa_pkg::LogitW - 1));
+  localparam logic signed [bsa_pkg::LogitW:0] MRound = (bsa_pkg::LogitW + 1)'(2 ** bsa_pkg::LogitFrac - 1);
   logic signed [XPW-1:0] xprod, xshift, xrnd;
-  logic signed [LogitW:0] xmax_ext;
-  logic signed [LogitW-1:0] xval, xmax;
-  logic signed [MaxW-1:0] mcand, mnew;
-  logic [MaxW-1:0] mdiff;
+  logic signed [bsa_pkg::LogitW:0] xmax_ext;
+  logic signed [bsa_pkg::LogitW-1:0] xval, xmax;
+  logic signed [bsa_pkg::MaxW-1:0] mcand, mnew;
+  logic [bsa_pkg::MaxW-1:0] mdiff;
   logic drain, row_end;
 
   assign drain   = (dcnt_q != '0);
@@ -177,17 +177,17 @@ module bsa_engine import bsa_pkg::*; #(
     xrnd   = signed'((XPW'(1) << shift_i) >> 1);
     xshift = (xprod + xrnd) >>> shift_i;
     if (xshift > XHi) begin
-      xval = XHi[LogitW-1:0];
+      xval = XHi[bsa_pkg::LogitW-1:0];
     end else if (xshift < XLo) begin
-      xval = XLo[LogitW-1:0];
+      xval = XLo[bsa_pkg::LogitW-1:0];
     end else begin
-      xval = LogitW'(xshift);
+      xval = bsa_pkg::LogitW'(xshift);
     end
     xmax  = ((dcol_q == '0) || (xval > rmax_q)) ? xval : rmax_q;
-    xmax_ext = (LogitW + 1)'(xmax) + MRound;
-    mcand = MaxW'(xmax_ext >>> LogitFrac);
+    xmax_ext = (bsa_pkg::LogitW + 1)'(xmax) + MRound;
+    mcand = bsa_pkg::MaxW'(xmax_ext >>> bsa_pkg::LogitFrac);
     mnew  = (rvalid_q[drow_q] && (mrow_q[drow_q] > mcand)) ? mrow_q[drow_q] : mcand;
-    mdiff = rvalid_q[drow_q] ? MaxW'(mnew - mrow_q[drow_q]) : '0;
+    mdiff = rvalid_q[drow_q] ? bsa_pkg::MaxW'(mnew - mrow_q[drow_q]) : '0;
   end
 
   // ---------------------------------------------------------------- epilogue arithmetic
@@ -326,7 +326,7 @@ module bsa_engine import bsa_pkg::*; #(
         rmax_q <= xmax;
         if (row_end) begin
           mrow_q[drow_q]   <= mnew;
-          delta_q[drow_q]  <= (mdiff > MaxW'(2 ** DeltaW - 1)) ? '1 : DeltaW'(mdiff);
+          delta_q[drow_q]  <= (mdiff > bsa_pkg::MaxW'(2 ** bsa_pkg::DeltaW - 1)) ? '1 : bsa_pkg::DeltaW'(mdiff);
           fresh_q[drow_q]  <= !rvalid_q[drow_q];
           rvalid_q[drow_q] <= 1'b1;
           rready_q[drow_q] <= 1'b1;

@@ -1,14 +1,14 @@
 // Reads the key-block list of a job (per query block: a count, then that many key-block
 // indices; last marks the job's final beat), requests the Q and K/V blocks the core will visit
 // from memory and queues work items for the engine. Checks the list and raises error flags.
-module bsa_issuer import bsa_pkg::*; #(
+module bsa_issuer #(
   // Q/K/V block buffer slots (requests are only issued into free slots).
   parameter int unsigned QSlots = 2,
   parameter int unsigned KvSlots = 2,
   // Largest number of query or key blocks in a job.
   parameter int unsigned MaxBlocks = 16,
   localparam int unsigned BlkW = $clog2(MaxBlocks + 1),
-  localparam int unsigned IdxW = idx_w(MaxBlocks)
+  localparam int unsigned IdxW = bsa_pkg::idx_w(MaxBlocks)
 ) (
   input  logic            clk_i,
   input  logic            rst_ni,
@@ -19,7 +19,7 @@ module bsa_issuer import bsa_pkg::*; #(
   // Key-block list stream.
   input  logic            list_valid_i,
   output logic            list_ready_o,
-  input  logic [ListW-1:0] list_data_i,
+  input  logic [bsa_pkg::ListW-1:0] list_data_i,
   input  logic            list_last_i,
   // Memory read requests: kv_o = 0 for a Q block (B rows), 1 for a K then V block (2B rows).
   output logic            req_valid_o,
@@ -48,7 +48,7 @@ module bsa_issuer import bsa_pkg::*; #(
   localparam int unsigned KW = $clog2(KvSlots + 1);
 
   logic [BlkW-1:0] nq_q, nk_q, row_q, nvis_q;
-  logic [ListW-1:0] remain_q;
+  logic [bsa_pkg::ListW-1:0] remain_q;
   logic [IdxW-1:0] data_q;
   logic expect_cnt_q, discard_q, has_q_q, row_done_q, last_q;
   logic [QW-1:0] q_used_q;
@@ -73,7 +73,7 @@ module bsa_issuer import bsa_pkg::*; #(
       StBeat: begin
         list_ready_o = 1'b1;
         if (list_valid_i) begin
-          if (!expect_cnt_q && !discard_q && (list_data_i < ListW'(nk_q))) begin
+          if (!expect_cnt_q && !discard_q && (list_data_i < bsa_pkg::ListW'(nk_q))) begin
             state_d = has_q_q ? StReqKv : StReqQ;
           end else begin
             state_d = StEnd;
@@ -124,12 +124,12 @@ module bsa_issuer import bsa_pkg::*; #(
   always_comb begin
     err_o = '0;
     if (fire_beat) begin
-      if (expect_cnt_q && (list_data_i > ListW'(nk_q))) err_o[ErrCount] = 1'b1;
-      if (!expect_cnt_q && !discard_q && (list_data_i >= ListW'(nk_q))) err_o[ErrIndex] = 1'b1;
+      if (expect_cnt_q && (list_data_i > bsa_pkg::ListW'(nk_q))) err_o[bsa_pkg::ErrCount] = 1'b1;
+      if (!expect_cnt_q && !discard_q && (list_data_i >= bsa_pkg::ListW'(nk_q))) err_o[bsa_pkg::ErrIndex] = 1'b1;
     end
     if (fire_end) begin
-      if (last_q && !final_row) err_o[ErrEarly] = 1'b1;
-      if (!last_q && final_row) err_o[ErrLate] = 1'b1;
+      if (last_q && !final_row) err_o[bsa_pkg::ErrEarly] = 1'b1;
+      if (!last_q && final_row) err_o[bsa_pkg::ErrLate] = 1'b1;
     end
   end
 
@@ -167,12 +167,12 @@ module bsa_issuer import bsa_pkg::*; #(
         last_q <= list_last_i;
         if (expect_cnt_q) begin
           remain_q     <= list_data_i;
-          discard_q    <= list_data_i > ListW'(nk_q);
+          discard_q    <= list_data_i > bsa_pkg::ListW'(nk_q);
           row_done_q   <= (list_data_i == '0);
           expect_cnt_q <= (list_data_i == '0);
         end else begin
           remain_q   <= remain_q - 1'b1;
-          row_done_q <= (remain_q == ListW'(1));
+          row_done_q <= (remain_q == bsa_pkg::ListW'(1));
         end
       end
       if (fire_q) has_q_q <= 1'b1;

@@ -1,12 +1,12 @@
 // Steers memory response beats (one row of D bytes each) into the Q and K/V block buffers, in the
 // order the blocks were requested, and counts the loaded blocks for the engine.
-module bsa_loader import bsa_pkg::*; #(
+module bsa_loader #(
   // Rows per block (a power of two).
   parameter int unsigned Block = 8,
   // K/V block buffer slots (a power of two).
   parameter int unsigned KvSlots = 2,
-  localparam int unsigned BW = idx_w(Block),
-  localparam int unsigned KSW = idx_w(KvSlots)
+  localparam int unsigned BW = bsa_pkg::idx_w(Block),
+  localparam int unsigned KSW = bsa_pkg::idx_w(KvSlots)
 ) (
   input  logic           clk_i,
   input  logic           rst_ni,

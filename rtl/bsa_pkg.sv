@@ -46,7 +46,7 @@ package bsa_pkg;
 
   // Width of an index that can hold 0..n-1 (at least one bit).
   function automatic int unsigned idx_w(int unsigned n);
-    return (n > 1) ? $clog2(n) : 1;
+    idx_w = (n > 1) ? $clog2(n) : 1;
   endfunction
 
   // exp2_lut(f) = round(2^(f / 64) * 2^ProbFrac).

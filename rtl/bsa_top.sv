@@ -8,7 +8,7 @@
 // per beat, in order, with an empty flag for rows that visited no key block (output zeros).
 // busy_o is high during a job; done_o pulses at its end, when err_o and cnt_o hold the job's
 // error flags and performance counters (until the next command).
-module bsa_top import bsa_pkg::*; #(
+module bsa_top #(
   // Rows per query block = keys per key block (a power of two >= 2).
   parameter int unsigned Block = 8,
   // Head dimension (a power of two).
@@ -20,7 +20,7 @@ module bsa_top import bsa_pkg::*; #(
   // Largest number of query or key blocks in a job.
   parameter int unsigned MaxBlocks = 16,
   localparam int unsigned BlkW = $clog2(MaxBlocks + 1),
-  localparam int unsigned IdxW = idx_w(MaxBlocks)
+  localparam int unsigned IdxW = bsa_pkg::idx_w(MaxBlocks)
 ) (
   input  logic                   clk_i,
   input  logic                   rst_ni,
@@ -29,12 +29,12 @@ module bsa_top import bsa_pkg::*; #(
   output logic                   cmd_ready_o,
   input  logic [BlkW-1:0]        cmd_nq_i,
   input  logic [BlkW-1:0]        cmd_nk_i,
-  input  logic [ScaleW-1:0]      cmd_scale_i,
-  input  logic [ShiftW-1:0]      cmd_shift_i,
+  input  logic [bsa_pkg::ScaleW-1:0]      cmd_scale_i,
+  input  logic [bsa_pkg::ShiftW-1:0]      cmd_shift_i,
   // Key-block list.
   input  logic                   list_valid_i,
   output logic                   list_ready_o,
-  input  logic [ListW-1:0]       list_data_i,
+  input  logic [bsa_pkg::ListW-1:0]       list_data_i,
   input  logic                   list_last_i,
   // Memory read requests and responses.
   output logic                   req_valid_o,
@@ -53,18 +53,18 @@ module bsa_top import bsa_pkg::*; #(
   // Status, errors and counters.
   output logic                   busy_o,
   output logic                   done_o,
-  output logic [NumErr-1:0]      err_o,
-  output logic [NumCnt*CntW-1:0] cnt_o
+  output logic [bsa_pkg::NumErr-1:0]      err_o,
+  output logic [bsa_pkg::NumCnt*bsa_pkg::CntW-1:0] cnt_o
 );
-  localparam int unsigned BW = idx_w(Block);
-  localparam int unsigned KSW = idx_w(KvSlots);
+  localparam int unsigned BW = bsa_pkg::idx_w(Block);
+  localparam int unsigned KSW = bsa_pkg::idx_w(KvSlots);
 
   logic active_q, eng_end_q, done_q;
   logic [BlkW-1:0] nq_q, nk_q;
-  logic [ScaleW-1:0] scale_q;
-  logic [ShiftW-1:0] shift_q;
-  logic [NumErr-1:0] err_q;
-  logic [CntW-1:0] cnt_q [NumCnt];
+  logic [bsa_pkg::ScaleW-1:0] scale_q;
+  logic [bsa_pkg::ShiftW-1:0] shift_q;
+  logic [bsa_pkg::NumErr-1:0] err_q;
+  logic [bsa_pkg::CntW-1:0] cnt_q [bsa_pkg::NumCnt];
   logic cmd_fire, cmd_bad, start;
 
   assign cmd_ready_o = !active_q;
@@ -146,22 +146,22 @@ module bsa_top import bsa_pkg::*; #(
   assign done_o = done_q;
   assign err_o  = err_q;
 
-  logic [CntW-1:0] inc [NumCnt];
+  logic [bsa_pkg::CntW-1:0] inc [bsa_pkg::NumCnt];
   always_comb begin
-    inc[CntTotal]     = CntW'(1);
-    inc[CntBusy]      = CntW'(ev_busy);
-    inc[CntStall]     = CntW'(ev_wait);
-    inc[CntVisited]   = CntW'(ev_visit);
-    inc[CntSkipped]   = ev_skip ? CntW'(skip_n) : '0;
-    inc[CntMacs]      = ev_busy ? CntW'(Macs) : '0;
-    inc[CntExps]      = CntW'(ev_exp);
-    inc[CntRescales]  = CntW'(ev_rescale);
-    inc[CntDivides]   = CntW'(ev_divide);
-    inc[CntSramRd]    = CntW'(ev_sram_rd);
-    inc[CntSramWr]    = (wr_q || wr_k || wr_v) ? CntW'(HeadDim) : '0;
-    inc[CntStreamIn]  = ((rsp_valid_i && rsp_ready_o) ? CntW'(HeadDim) : '0)
-                        + (ev_beat ? CntW'(ListW / 8) : '0);
-    inc[CntStreamOut] = (out_valid_o && out_ready_i) ? CntW'(HeadDim) : '0;
+    inc[bsa_pkg::CntTotal]     = bsa_pkg::CntW'(1);
+    inc[bsa_pkg::CntBusy]      = bsa_pkg::CntW'(ev_busy);
+    inc[bsa_pkg::CntStall]     = bsa_pkg::CntW'(ev_wait);
+    inc[bsa_pkg::CntVisited]   = bsa_pkg::CntW'(ev_visit);
+    inc[bsa_pkg::CntSkipped]   = ev_skip ? bsa_pkg::CntW'(skip_n) : '0;
+    inc[bsa_pkg::CntMacs]      = ev_busy ? bsa_pkg::CntW'(Macs) : '0;
+    inc[bsa_pkg::CntExps]      = bsa_pkg::CntW'(ev_exp);
+    inc[bsa_pkg::CntRescales]  = bsa_pkg::CntW'(ev_rescale);
+    inc[bsa_pkg::CntDivides]   = bsa_pkg::CntW'(ev_divide);
+    inc[bsa_pkg::CntSramRd]    = bsa_pkg::CntW'(ev_sram_rd);
+    inc[bsa_pkg::CntSramWr]    = (wr_q || wr_k || wr_v) ? bsa_pkg::CntW'(HeadDim) : '0;
+    inc[bsa_pkg::CntStreamIn]  = ((rsp_valid_i && rsp_ready_o) ? bsa_pkg::CntW'(HeadDim) : '0)
+                        + (ev_beat ? bsa_pkg::CntW'(bsa_pkg::ListW / 8) : '0);
+    inc[bsa_pkg::CntStreamOut] = (out_valid_o && out_ready_i) ? bsa_pkg::CntW'(HeadDim) : '0;
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
@@ -174,7 +174,7 @@ module bsa_top import bsa_pkg::*; #(
       scale_q   <= '0;
       shift_q   <= '0;
       err_q     <= '0;
-      for (int k = 0; k < NumCnt; k++) cnt_q[k] <= '0;
+      for (int k = 0; k < bsa_pkg::NumCnt; k++) cnt_q[k] <= '0;
     end else begin
       done_q <= 1'b0;
       if (cmd_fire) begin
@@ -185,12 +185,12 @@ module bsa_top import bsa_pkg::*; #(
         nk_q      <= cmd_nk_i;
         scale_q   <= cmd_scale_i;
         shift_q   <= cmd_shift_i;
-        err_q     <= cmd_bad ? NumErr'(1 << ErrCmd) : '0;
-        for (int k = 0; k < NumCnt; k++) cnt_q[k] <= '0;
+        err_q     <= cmd_bad ? bsa_pkg::NumErr'(1 << bsa_pkg::ErrCmd) : '0;
+        for (int k = 0; k < bsa_pkg::NumCnt; k++) cnt_q[k] <= '0;
       end else if (active_q) begin
-        err_q <= err_q | NumErr'(iss_err);
+        err_q <= err_q | bsa_pkg::NumErr'(iss_err);
         if (eng_end) eng_end_q <= 1'b1;
-        for (int k = 0; k < NumCnt; k++) cnt_q[k] <= cnt_q[k] + inc[k];
+        for (int k = 0; k < bsa_pkg::NumCnt; k++) cnt_q[k] <= cnt_q[k] + inc[k];
         if (finish) begin
           active_q <= 1'b0;
           done_q   <= 1'b1;
@@ -200,7 +200,7 @@ module bsa_top import bsa_pkg::*; #(
   end
 
   always_comb begin
-    for (int k = 0; k < NumCnt; k++) cnt_o[k*CntW +: CntW] = cnt_q[k];
+    for (int k = 0; k < bsa_pkg::NumCnt; k++) cnt_o[k*bsa_pkg::CntW +: bsa_pkg::CntW] = cnt_q[k];
   end
 
   // nq/nk are kept for debug visibility of the running job.
