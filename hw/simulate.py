@@ -1,0 +1,104 @@
+"""One RTL simulation of a random job, checked against the golden model and fp32 attention."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from hw import golden, rtl
+from hw.config import AccelConfig, find_preset
+from hw.cycles import predict
+from hw.energy import job_energy
+from hw.jobs import make_inputs, random_mask
+
+
+@contextlib.contextmanager
+def _to_log(path):
+    """Send this process's stdout/stderr file descriptors (and so the build and simulator
+    subprocesses') to a log file, so that the CLI's own output stays clean."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "w") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+class UserError(ValueError):
+    """A bad request (flags out of range); the CLI prints it on one line and exits 2."""
+
+
+def check_request(block: int, head_dim: int, seq: int, density: float) -> AccelConfig:
+    if not 0.0 <= density <= 1.0:
+        raise UserError(f"--density must be in [0, 1], got {density}")
+    try:
+        cfg = find_preset(block, head_dim)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if seq <= 0 or seq % block:
+        raise UserError(f"--seq must be a positive multiple of --block {block}, got {seq}")
+    if seq // block > cfg.max_blocks:
+        raise UserError(f"--seq {seq} is over this build's limit of {cfg.max_blocks * block} ({cfg.max_blocks} blocks)")
+    return cfg
+
+
+def simulate(block: int, head_dim: int, seq: int, density: float, seed: int, kind: str = "gaussian",
+             latency: int = 4, rsp_gap: int = 1) -> dict:
+    cfg = check_request(block, head_dim, seq, density)
+    n = seq // block
+    rng = np.random.default_rng(seed)
+    qi, ki, vi, m, sh, sv, floats = make_inputs(rng, cfg, n, n, kind)
+    rows = random_mask(rng, n, n, density)
+    build_dir = rtl.build_dir_for(cfg, waves=False)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    rtl.add_to_path(rtl.ROOT)
+    with tempfile.TemporaryDirectory(dir=build_dir) as tmp:
+        job_path, res_path = os.path.join(tmp, "job.npz"), os.path.join(tmp, "result.json")
+        np.savez(job_path, q=qi, k=ki, v=vi, m=m, sh=sh, nk=n, rows=json.dumps(rows), seed=seed,
+                 latency=latency, rsp_gap=rsp_gap)
+        with _to_log(build_dir / "cli.log"):
+            runner = rtl.build(cfg, build_dir, waves=False)
+            rtl.run(runner, cfg, "hw.sim_entry", build_dir=build_dir, waves=False, test_dir=tmp,
+                    extra_env={"BSA_JOB": job_path, "BSA_RESULT": res_path})
+        if not os.path.exists(res_path):
+            raise RuntimeError(f"the simulation wrote no result; see {build_dir / 'cli.log'}")
+        with open(res_path) as fh:
+            res = json.load(fh)
+    exp = golden.run_job(cfg, qi, ki, vi, rows, m, sh, nk=n)
+    out = np.array(res["out"], dtype=np.int8).reshape(-1, head_dim)
+    match = out.shape == exp.out.shape and bool(np.array_equal(out, exp.out))
+    counters = res["counters"]
+    exact = {k: counters[k] == v for k, v in exp.counters.items()}
+    result = {
+        "config": cfg.label, "block": block, "head_dim": head_dim, "macs_per_cycle": cfg.macs, "seq": seq,
+        "density": density, "seed": seed, "kind": kind,
+        "blocks_visited": counters["blocks_visited"], "blocks_total": n * n,
+        "counters": counters, "errors": res["errors"],
+        "bit_exact": match, "counters_match_golden": all(exact.values()),
+        "utilisation": counters["busy_cycles"] / counters["total_cycles"],
+    }
+    if floats is not None:
+        ref = golden.attention_fp32(*floats, golden.block_mask(rows, n), block)
+        result["error_vs_fp32"] = golden.error_vs_fp32(out, sv, ref, floats[2])
+    pred = predict(cfg, rows, n, latency=latency, rsp_gap=rsp_gap)
+    result["predicted_total_cycles"] = pred["total_cycles"]
+    result["cycle_model_error"] = pred["total_cycles"] / counters["total_cycles"] - 1
+    from hw.area import CACHE, area  # noqa: PLC0415
+
+    flops = area(cfg)["flops"] if CACHE.exists() and cfg.label in CACHE.read_text() else None
+    result["energy"] = job_energy(cfg, counters, flops)
+    return result
