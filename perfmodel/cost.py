@@ -99,11 +99,16 @@ def attention_op(t, n, sram_bytes, cores):
     fwd_mm = 4.0 * d * exec_pairs * B * H
     fwd_vec = (SOFTMAX_FLOPS + naive * masked) * exec_pairs * B * H
     naive_bytes = e * B * ((2.0 * H + 2.0 * Hkv) * n * d + H * n * n * (4.0 + 2.0 * masked))
-    kv_reads = np.maximum(2.0 * Hkv * n * d, 2.0 * d * H * exec_pairs / br_eff)
+    # K/V are re-read once per row tile; the H / Hkv query heads sharing a KV head are packed into the
+    # row tiles (FlashAttention-3 PackGQA; with FA2 the L2 catches these re-reads), so a tile holds
+    # min(Br, g·n) rows and a short sequence reads each KV head once.
+    rows_per_tile = np.minimum(np.where(code == P.BLOCK, t["block"], br), (H / Hkv) * n)
+    kv_reads = np.maximum(2.0 * Hkv * n * d, 2.0 * d * H * exec_pairs / rows_per_tile)
     flash_bytes = e * B * (2.0 * H * n * d + kv_reads) + 4.0 * B * H * n  # + fp32 log-sum-exp
     fwd_bytes = np.where(naive, naive_bytes, flash_bytes)
     # tiles as a continuous count (a partial tile costs its share), so per-tile work never shrinks as n grows
-    fwd_tiles = B * H * np.maximum(1.0, n / np.where(naive, ROW_TILE, br_eff))
+    fwd_tiles = B * H * np.where(naive, np.maximum(1.0, n / ROW_TILE),
+                                 np.where(code == P.BLOCK, np.ceil(n / br_eff), np.maximum(1.0, n / br_eff)))
     # ---- train backward: 2.5x forward FLOPs (flash, recomputes S) or 2x (naive, stored P)
     bwd_mm = np.where(naive, 2.0, 2.5) * fwd_mm
     bwd_naive_bytes = e * B * (2.0 * (H + 2.0 * Hkv) * n * d + 2.0 * H * n * d + 7.0 * H * n * n)
