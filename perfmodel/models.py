@@ -113,6 +113,21 @@ def _first(cfg: dict, keys, path, what, required=True):
     return None
 
 
+_UNSUPPORTED = (  # (key, what it means): configs the shape model cannot represent are refused, not guessed
+    ("num_local_experts", "a mixture of experts"), ("num_experts", "a mixture of experts"),
+    ("n_routed_experts", "a mixture of experts"), ("kv_lora_rank", "multi-head latent attention (MLA)"),
+    ("is_encoder_decoder", "an encoder-decoder model"),
+)
+
+
+def _refuse_unsupported(cfg: dict, path) -> None:
+    for key, what in _UNSUPPORTED:
+        value = cfg.get(key)
+        if value and not (isinstance(value, int) and not isinstance(value, bool) and value <= 1):
+            raise UserError(f"{path}: '{key}' ({value!r}) describes {what}, which the cost model does not "
+                            f"represent (decoder-only, dense MLP, one attention kind per model)")
+
+
 def load_config(path: str) -> ModelShape:
     """Read a local Hugging Face style config.json (no hub access)."""
     p = Path(path)
@@ -126,6 +141,7 @@ def load_config(path: str) -> ModelShape:
         raise UserError(f"{path}: expected a JSON object")
     if "text_config" in cfg and isinstance(cfg["text_config"], dict):
         cfg = {**cfg, **cfg["text_config"]}  # multimodal wrappers keep the language model here
+    _refuse_unsupported(cfg, path)
     vals = {k: _first(cfg, keys, path, k) for k, keys in _HF_KEYS.items()}
     heads = vals["heads"]
     kv = _first(cfg, ("num_key_value_heads", "num_kv_heads", "multi_query_group_num"), path, "kv_heads", False)
@@ -147,6 +163,14 @@ def load_config(path: str) -> ModelShape:
     window = cfg.get("sliding_window")
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
         window = None
+    notes = []
+    if cfg.get("use_sliding_window") is False:  # Qwen2 configs carry a window they do not use
+        window = None
+    if window and any(k in cfg for k in ("layer_types", "sliding_window_pattern")):
+        window = None  # local and global layers alternate (Gemma-2/3): model every layer as global
+        notes.append("alternating sliding-window layers read as global")
+    if "quantization_config" in cfg:
+        notes.append("quantization_config ignored: give --weights")
     return ModelShape(
         id=p.stem if p.stem != "config" else (p.parent.name or "config"), name=str(cfg.get("_name_or_path", p)),
         hidden=vals["hidden"], layers=vals["layers"], heads=heads, kv_heads=kv, head_dim=head_dim, ffn=ffn,
@@ -155,5 +179,5 @@ def load_config(path: str) -> ModelShape:
         bias="qkv" if model_type.startswith("qwen2") else ("all" if model_type in ("gpt2", "opt", "phi") else "none"),
         positions="learned" if model_type in ("gpt2", "opt") else "rope",
         parallel_attn_mlp=bool(cfg.get("parallel_attn", model_type == "phi")),
-        source=f"config file {path}",
+        source=f"config file {path}" + (f" ({'; '.join(notes)})" if notes else ""),
     )

@@ -212,6 +212,9 @@ def _companions(cols: dict, generate) -> tuple[dict, list]:
     rows, plan = [], []
     for i in range(n):
         base = {k: v[i] for k, v in cols.items()}
+        if base["phase"] == "train":  # no inference answers for a training row
+            plan.append({})
+            continue
         kern = base.get("kernel", "flash")
         entry = {"prefill": len(rows)}
         rows.append({**base, "phase": "prefill", "kernel": "flash" if kern == "flash-decoding" else kern})
@@ -224,6 +227,8 @@ def _companions(cols: dict, generate) -> tuple[dict, list]:
             entry["gen"] = (len(rows), ctx, T - 1)
             rows += [{**base, "phase": "decode", "kernel": dec_kernel, "seq": int(c)} for c in ctx]
         plan.append(entry)
+    if not rows:
+        return None, plan
     out = {}
     for key in rows[0]:
         arr = np.empty(len(rows), dtype=object)
@@ -243,9 +248,10 @@ def model_metrics(cols: dict, hw, generate=None) -> tuple[dict, dict]:
     main = to_table(cols)
     res = evaluate(main, hw)
     aux_cols, plan = _companions(cols, generate)
-    aux_t = to_table(aux_cols)
-    aux = evaluate(aux_t, hw)
-    aux_lb = lower_bound_s(aux, aux_t, hw)
+    if aux_cols is not None:
+        aux_t = to_table(aux_cols)
+        aux = evaluate(aux_t, hw)
+        aux_lb = lower_bound_s(aux, aux_t, hw)
     n = main["n"]
     out = {k: np.full(n, np.nan) for k in ("ttft_s", "decode_s", "generate_s", "train_step_s", "ttft_bound_s",
                                            "decode_bound_s", "generate_bound_s", "train_step_bound_s",
@@ -254,6 +260,8 @@ def model_metrics(cols: dict, hw, generate=None) -> tuple[dict, dict]:
     phase = main["phase"]
     tokens = main["batch"] * np.where(phase == C.DECODE, 1.0, main["seq"])
     for i, entry in enumerate(plan):
+        if not entry:
+            continue
         p, d = entry["prefill"], entry["decode"]
         out["ttft_s"][i], out["ttft_bound_s"][i] = aux["latency_s"][p], aux_lb[p]
         out["decode_s"][i], out["decode_bound_s"][i] = aux["latency_s"][d], aux_lb[d]
