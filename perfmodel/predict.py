@@ -224,13 +224,21 @@ def evaluate(t: dict, hw: Hardware, extra_ops=None) -> dict:
     """The vectorised model: encoded workload table + one device -> dict of per-workload arrays."""
     n_rows = t["n"]
     if n_rows > CHUNK:
-        parts = []
+        out = block = None
         for start in range(0, n_rows, CHUNK):
             stop = min(start + CHUNK, n_rows)
             sub = {k: (v[start:stop] if isinstance(v, np.ndarray) and v.shape == (n_rows,) else v) for k, v in t.items()}
             sub["n"] = stop - start
-            parts.append(evaluate(sub, hw, extra_ops))
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            part = evaluate(sub, hw, extra_ops)
+            if out is None:  # float results share one column-major block (a DataFrame wraps it without a copy)
+                floats = [k for k, v in part.items() if v.dtype == np.float64]
+                block = np.empty((n_rows, len(floats)), order="F")
+                out = {k: block[:, j] for j, k in enumerate(floats)}
+                out.update({k: np.empty(n_rows, v.dtype) for k, v in part.items() if k not in out})
+                out["_float_block"], out["_float_keys"] = block, floats
+            for k, v in part.items():
+                out[k][start:stop] = v
+        return out
     out = {}
     peak_all = _peak_array(t, hw)
     groups = [~t["pruned"], t["pruned"]]
@@ -371,7 +379,8 @@ def result_columns(t: dict, res: dict, hw: Hardware, categorical: bool = False) 
         "layers": t["layers"].astype(np.int64), "dtype": lab["dtype"], "causal": t["causal"],
     }
     for k, v in res.items():
-        out[k] = _labels(v, list(BOUNDS), categorical) if k in ("bound", "bound_attn") else v
+        if not k.startswith("_"):
+            out[k] = _labels(v, list(BOUNDS), categorical) if k in ("bound", "bound_attn") else v
     out["calibrated"] = np.full(n, hw.calibrated)
     return out
 
@@ -390,5 +399,13 @@ def predict(workloads, hardware, calibrated: bool = True):
     frames = []
     for dev in devices:
         hw = dev if isinstance(dev, Hardware) else load_hardware(dev, calibrated=calibrated)
-        frames.append(pd.DataFrame(result_columns(t, evaluate(t, hw), hw, categorical=True)))
+        res = evaluate(t, hw)
+        cols = result_columns(t, res, hw, categorical=True)
+        if "_float_block" in res:  # big tables: wrap the float block as is, then put the columns in order
+            floats = pd.DataFrame(res["_float_block"], columns=res["_float_keys"], copy=False)
+            rest = pd.DataFrame({k: v for k, v in cols.items() if k not in floats.columns})
+            frame = pd.concat([rest, floats], axis=1)
+        else:
+            frame = pd.DataFrame(cols)
+        frames.append(frame)
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
