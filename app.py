@@ -1,0 +1,345 @@
+"""Interactive explorer over perfmodel's public API: `streamlit run app.py`.
+
+Thin by design: `*_ui()` functions draw widgets and return the user's choices, `main()` wires them to
+`perfmodel.predict` (cached) and to the figure builders in perfmodel/figures.py. The app computes no
+model quantity itself. Device, model, seq, batch, dtype and phase live in the URL query parameters, so
+a link reproduces the view.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from perfmodel import UserError, Workload, figures, load_hardware, load_model
+from perfmodel import workload as W
+from perfmodel.commands import default_patterns
+from perfmodel.hardware import hardware_ids, resolve
+from perfmodel.models import model_ids
+
+# Not `from perfmodel import predict`: once the submodule perfmodel.predict is imported (perfmodel.commands
+# does), the package attribute `perfmodel.predict` is that module, not the function.
+from perfmodel.predict import predict
+
+TITLE = "Attention co-design explorer"
+CUSTOM = "custom"
+DEFAULTS = {"device": "h100-sxm", "model": "llama-3.2-1b", "seq": 4096, "batch": 1, "dtype": "fp16",
+            "phase": "prefill"}
+SHARED = ("device", "model", "seq", "batch", "dtype", "phase")  # widget keys mirrored in the URL
+SWEEP_SEQS = [2**k for k in range(7, 18)]  # 128 .. 131072 tokens
+SCOPES = getattr(W, "SCOPES", ("attention",))
+HAS_DTYPES = {"weights", "kv_dtype"} <= set(W.FIELDS)
+WEIGHT_DTYPES = getattr(W, "WEIGHT_DTYPES", ("fp32", "fp16", "bf16", "fp8", "int8"))
+TABLE_COLUMNS = ("hw", "variant", "pattern", "kernel", "phase", "scope", "latency_s", "bound", "tokens_per_s",
+                 "flops", "bytes", "intensity_flop_per_byte", "kv_cache_bytes", "peak_memory_bytes",
+                 "fits_in_memory", "energy_j", "latency_attn_s", "latency_qkv_proj_s", "latency_o_proj_s",
+                 "latency_norm_s", "bound_attn", "parallel_fraction_attn", "calibrated")
+
+
+# ------------------------------------------------------------------ cached calls into the public API
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached_predict(rows: list[dict], hw_id: str) -> pd.DataFrame:
+    return predict(pd.DataFrame(rows), hw_id)
+
+
+@st.cache_data(show_spinner=False)
+def cached_hardware(hw_id: str):
+    return load_hardware(hw_id)
+
+
+@st.cache_data(show_spinner=False)
+def cached_model(model_id: str):
+    return load_model(model_id)
+
+
+def predict_devices(rows: list[dict], devices: list[str]) -> pd.DataFrame | None:
+    """Predictions on every device; each distinct UserError (e.g. a device without an fp8 peak, a
+    mistyped pattern) is one st.error line, and the devices that worked are still shown."""
+    frames, errors = [], []
+    for dev in devices:
+        try:
+            frames.append(cached_predict(rows, dev))
+        except UserError as exc:
+            errors.append(str(exc))
+    for msg in dict.fromkeys(errors):
+        st.error(msg)  # device-specific messages name the device
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def accelerator_api():
+    """(hw.cycles, hw.config, hw.jobs) when the accelerator's cycle model is importable, else None."""
+    try:
+        mods = tuple(importlib.import_module(f"hw.{m}") for m in ("cycles", "config", "jobs"))
+    except ImportError:
+        return None
+    cycles, config, jobs = mods
+    if not (callable(getattr(cycles, "predict", None)) and isinstance(getattr(config, "PRESETS", None), dict)
+            and callable(getattr(jobs, "random_mask", None))):
+        return None
+    return mods
+
+
+@st.cache_data(show_spinner=False)
+def accelerator_sweep(configs: tuple, densities: tuple, latency: int, rsp_gap: int, seed: int) -> pd.DataFrame:
+    """hw.cycles.predict over random block masks at each density, for each preset configuration."""
+    cycles, config, jobs = accelerator_api()
+    rows = []
+    for name in configs:
+        cfg = config.PRESETS[name]
+        nb = cfg.max_blocks
+        for density in densities:
+            mask = jobs.random_mask(np.random.default_rng(seed), nb, nb, density)
+            res = cycles.predict(cfg, mask, nb, latency=latency, rsp_gap=rsp_gap)
+            rows.append({"config": name, "block": cfg.block, "head_dim": cfg.head_dim, "macs": cfg.macs,
+                         "blocks": nb, "density": density, **res})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ URL <-> widget state
+def init_state() -> None:
+    """First run of a session: widget values from the URL query parameters (bad ones are warned about)."""
+    if st.session_state.get("_initialised"):
+        return
+    st.session_state["_initialised"] = True
+    qp = st.query_params
+    devices = []
+    for name in qp.get("device", DEFAULTS["device"]).split(","):
+        try:
+            devices.append(resolve(name))
+        except UserError as exc:
+            st.warning(f"URL: {exc}")
+    st.session_state["device"] = list(dict.fromkeys(devices)) or [DEFAULTS["device"]]
+    model = qp.get("model", DEFAULTS["model"])
+    if model not in model_ids() + [CUSTOM]:
+        st.warning(f"URL: unknown model '{model}', showing {DEFAULTS['model']}")
+        model = DEFAULTS["model"]
+    st.session_state["model"] = model
+    for key in ("seq", "batch"):
+        try:
+            value = int(qp.get(key, DEFAULTS[key]))
+            if value < 1:
+                raise ValueError
+        except ValueError:
+            st.warning(f"URL: {key} must be a positive integer, got '{qp.get(key)}'")
+            value = DEFAULTS[key]
+        st.session_state[key] = value
+    for key, allowed in (("dtype", W.ACT_DTYPES), ("phase", W.PHASES)):
+        value = qp.get(key, DEFAULTS[key])
+        st.session_state[key] = value if value in allowed else DEFAULTS[key]
+
+
+def sync_url() -> None:
+    want = {k: (",".join(st.session_state[k]) if k == "device" else str(st.session_state[k])) for k in SHARED}
+    if {k: st.query_params.get(k) for k in SHARED} != want:
+        st.query_params.update(want)
+
+
+def multiselect(where, label: str, options: list, default: list, key: str, **kwargs) -> list:
+    """A multiselect whose options may change between runs (they follow seq, phase, model): values that
+    are no longer options are dropped, falling back to the default when none is left."""
+    if key in st.session_state:
+        kept = [v for v in st.session_state[key] if v in options]
+        if kept != st.session_state[key]:
+            st.session_state[key] = kept or default
+        return where.multiselect(label, options, key=key, **kwargs)
+    return where.multiselect(label, options, default=default, key=key, **kwargs)
+
+
+# ------------------------------------------------------------------ widgets
+def sidebar_ui() -> dict:
+    """The workload every page shares: devices, model shape, seq, batch, dtype, phase (and scope)."""
+    sb = st.sidebar
+    sb.header("Workload")
+    sb.multiselect("Devices", hardware_ids(), key="device")
+    sb.selectbox("Model", model_ids() + [CUSTOM], key="model")
+    c = {"devices": st.session_state["device"], "model": st.session_state["model"]}
+    if c["model"] == CUSTOM:
+        cols = sb.columns(2)
+        c["heads"] = cols[0].number_input("heads", 1, 1024, 32, key="heads")
+        c["kv_heads"] = cols[1].number_input("kv_heads", 1, 1024, 8, key="kv_heads")
+        c["head_dim"] = cols[0].number_input("head_dim", 1, 1024, 128, key="head_dim")
+        c["layers"] = cols[1].number_input("layers", 1, 512, 32, key="layers")
+    c["seq"] = sb.number_input("Sequence length (KV cache in decode)", 1, 1 << 22, key="seq")
+    c["batch"] = sb.number_input("Batch", 1, 4096, key="batch")
+    c["dtype"] = sb.selectbox("dtype", W.ACT_DTYPES, key="dtype")
+    c["phase"] = sb.selectbox("Phase", W.PHASES, key="phase")
+    c["causal"] = sb.checkbox("Causal", True, key="causal")
+    c["scope"] = sb.selectbox("Scope", SCOPES, key="scope") if len(SCOPES) > 1 else "attention"
+    if HAS_DTYPES and c["scope"] != "attention":
+        c["weights"] = sb.selectbox("Weights dtype", (None, *WEIGHT_DTYPES), key="weights",
+                                    format_func=lambda d: d or "= dtype")
+        c["kv_dtype"] = sb.selectbox("KV cache dtype", (None, *WEIGHT_DTYPES), key="kv_dtype",
+                                     format_func=lambda d: d or "= dtype")
+    return c
+
+
+def base_workload(c: dict) -> Workload:
+    """The sidebar's workload (raises UserError for an impossible shape)."""
+    extra = {k: c[k] for k in ("weights", "kv_dtype") if k in c}
+    common = dict(seq=int(c["seq"]), batch=int(c["batch"]), dtype=c["dtype"], phase=c["phase"], causal=c["causal"],
+                  kernel="flash", pattern="dense", **extra)
+    if c["scope"] != "attention":
+        common["scope"] = c["scope"]
+    if c["model"] == CUSTOM:
+        return Workload(heads=int(c["heads"]), kv_heads=int(c["kv_heads"]), head_dim=int(c["head_dim"]),
+                        layers=int(c["layers"]), **common)
+    return Workload.from_model(cached_model(c["model"]), **common)
+
+
+def variant_options(heads: int, kv_heads: int) -> dict[str, int]:
+    """Variant label -> KV heads: MHA, the model's own GQA (or a quarter of the heads), MQA."""
+    gqa = kv_heads if 1 < kv_heads < heads else next((g for g in range(max(heads // 4, 1), 1, -1) if heads % g == 0),
+                                                      None)
+    kvs = [heads] + ([gqa] if gqa else []) + [1]
+    return {W.variant_label(heads, kv): kv for kv in dict.fromkeys(kvs)}
+
+
+def comparison_ui(base: Workload) -> dict:
+    """Which variants x patterns x kernels to compare (sidebar, shared by every page)."""
+    sb = st.sidebar
+    sb.header("Comparison")
+    variants = variant_options(base.heads, base.kv_heads)
+    chosen = multiselect(sb, "Variants", list(variants), list(variants), "variants")
+    patterns = {p.split(":")[0]: p for p in default_patterns(base.seq)}  # kind -> pattern at this seq
+    kinds = multiselect(sb, "Patterns", list(patterns), list(patterns), "patterns", format_func=patterns.get)
+    pats = [patterns[k] for k in kinds]
+    extra = sb.text_input("More patterns (';'-separated, e.g. local:1024; block:128,0.5)", key="extra_patterns")
+    pats = list(dict.fromkeys(pats + [p.strip() for p in extra.split(";") if p.strip()]))
+    kernels = [k for k in W.KERNELS if k != "flash-decoding" or base.phase == "decode"]
+    ks = multiselect(sb, "Kernels", kernels, kernels, "kernels")
+    return {"kv_heads": [variants[v] for v in chosen], "patterns": pats, "kernels": ks}
+
+
+def workload_rows(base: Workload, comp: dict, seqs=None) -> list[dict]:
+    """One row per (seq, variant, pattern, kernel): predict()'s DataFrame input."""
+    rows = []
+    for seq in seqs or [base.seq]:
+        for kv in comp["kv_heads"]:
+            for pat in comp["patterns"]:
+                for k in comp["kernels"]:
+                    rows.append({**base.as_dict(), "seq": int(seq), "kv_heads": kv, "pattern": pat, "kernel": k})
+    return rows
+
+
+# ------------------------------------------------------------------ pages
+def compare_page(df: pd.DataFrame) -> None:
+    st.plotly_chart(figures.latency_bars(df), width="stretch", key="bars")
+    cols = [c for c in TABLE_COLUMNS if c in df]
+    st.dataframe(df[cols], hide_index=True, width="stretch",
+                 column_config={"latency_s": st.column_config.NumberColumn("latency_s", format="%.4g")})
+    cal = "calibrated" if df["calibrated"].all() else "assumed (uncalibrated)"
+    st.caption(f"{len(df)} predictions; device efficiencies: {cal}.")
+    st.download_button("Download CSV", df.to_csv(index=False), "predictions.csv", "text/csv")
+
+
+def roofline_page(df: pd.DataFrame, dtype: str) -> None:
+    devices = list(dict.fromkeys(df["hw"]))
+    dev = st.selectbox("Device", devices, key="roof_device") if len(devices) > 1 else devices[0]
+    hw = cached_hardware(dev)
+    try:
+        peak = hw.peak(dtype)
+    except UserError as exc:
+        st.error(str(exc))
+        return
+    fig = figures.roofline(df[df["hw"] == dev], peak * hw.eff_matmul, hw.mem_bw * hw.eff_memory, title=hw.name)
+    st.plotly_chart(fig, width="stretch", key="roofline")
+    st.caption(f"Ceilings at {dtype}: {peak / 1e12:.4g} TFLOP/s x matmul efficiency {hw.eff_matmul:.2g}, "
+               f"{hw.mem_bw / 1e9:.4g} GB/s x memory efficiency {hw.eff_memory:.2g} "
+               f"({'calibrated' if hw.calibrated else 'assumed'}). Points: achieved FLOP/s of each workload.")
+
+
+def sweep_ui(comp: dict, devices: list[str]) -> tuple[dict, list[str], list[int]]:
+    c1, c2, c3 = st.columns(3)
+    pats = multiselect(c1, "Patterns", comp["patterns"], comp["patterns"][:2], "sweep_patterns")
+    kernels = multiselect(c2, "Kernels", comp["kernels"], comp["kernels"], "sweep_kernels")
+    devs = multiselect(c3, "Devices", devices, devices[:1], "sweep_devices")
+    lo, hi = st.select_slider("Sequence lengths", SWEEP_SEQS, value=(512, 65536), key="sweep_range")
+    seqs = [s for s in SWEEP_SEQS if lo <= s <= hi]
+    return {**comp, "patterns": pats, "kernels": kernels}, devs, seqs
+
+
+def sweep_page(base: Workload, comp: dict, devices: list[str]) -> None:
+    sweep, devs, seqs = sweep_ui(comp, devices)
+    rows = workload_rows(base, sweep, seqs)
+    if not rows or not devs:
+        st.info("Pick at least one pattern, kernel and device.")
+        return
+    df = predict_devices(rows, devs)
+    if df is None:
+        return
+    caps = {d: cached_hardware(d).mem_capacity for d in dict.fromkeys(df["hw"])}
+    st.plotly_chart(figures.sweep(df, caps), width="stretch", key="sweep")
+
+
+def accelerator_ui(presets: dict) -> dict:
+    c1, c2, c3 = st.columns(3)
+    configs = c1.multiselect("Configurations", list(presets), default=list(presets), key="acc_configs")
+    latency = c2.number_input("Memory latency (cycles)", 0, 1000, 4, key="acc_latency")
+    gap = c3.number_input("Cycles per response beat", 1, 64, 1, key="acc_gap")
+    return {"configs": tuple(configs), "latency": int(latency), "rsp_gap": int(gap)}
+
+
+def accelerator_page() -> None:
+    api = accelerator_api()
+    if api is None:
+        st.info("The accelerator model is not available (the `hw` package's cycle model, hw/cycles.py, "
+                "cannot be imported here).")
+        return
+    presets = api[1].PRESETS
+    choice = accelerator_ui(presets)
+    if not choice["configs"]:
+        st.info("Pick at least one configuration.")
+        return
+    densities = tuple(np.round(np.linspace(0.1, 1.0, 10), 2))
+    df = accelerator_sweep(choice["configs"], densities, choice["latency"], choice["rsp_gap"], seed=0)
+    st.plotly_chart(figures.cycles_vs_density(df), width="stretch", key="cycles")
+    st.caption("hw.cycles.predict on random block masks (blocks x blocks = max_blocks per side, seed 0); "
+               "busy = engine cycles, total = with memory and epilogue stalls.")
+    st.dataframe(df, hide_index=True, width="stretch")
+
+
+def main() -> None:
+    st.set_page_config(page_title=TITLE, layout="wide")
+    st.title(TITLE)
+    init_state()
+    choice = sidebar_ui()
+    sync_url()
+    if not choice["devices"]:
+        st.info("Pick at least one device in the sidebar.")
+        return
+    try:
+        base = base_workload(choice)
+    except UserError as exc:
+        st.error(str(exc))
+        return
+    comp = comparison_ui(base)
+    tabs = st.tabs(["Compare", "Roofline", "Sweep", "Accelerator"])
+    rows = workload_rows(base, comp)
+    df = None
+    if rows:
+        try:
+            df = predict_devices(rows, choice["devices"])
+        except UserError as exc:  # e.g. a pattern typed by hand
+            st.error(str(exc))
+    else:
+        st.info("Pick at least one variant, pattern and kernel in the sidebar.")
+    with tabs[0]:
+        if df is not None:
+            compare_page(df)
+    with tabs[1]:
+        if df is not None:
+            roofline_page(df, choice["dtype"])
+    with tabs[2]:
+        try:
+            sweep_page(base, comp, choice["devices"])
+        except UserError as exc:
+            st.error(str(exc))
+    with tabs[3]:
+        accelerator_page()
+
+
+if __name__ == "__main__":
+    main()
