@@ -81,7 +81,11 @@ def format_model_summary(hw, asked: str, out: dict, args) -> str:
                      f"KV cache {out['kv_dtype'][i]}")
         lat, bound = out["latency_s"][i], out["latency_bound_s"][i]
         phys = f"physical bound {human_time(bound)}"
-        if phase == "decode":
+        if out["scope"][i] == "layer":  # a part of the model: times, not tokens/s
+            L = int(out["layers"][i])
+            lines.append(f"   {phase:<12} {human_time(lat)} through {L} layer{'s' if L > 1 else ''} for "
+                         f"{B} x {1 if phase == 'decode' else N} tokens ({phys}), {out['bound'][i]}-bound")
+        elif phase == "decode":
             lines.append(f"   decode       {out['tokens_per_s'][i]:.4g} tokens/s, {lat * 1e3:.3g} ms/token at a "
                          f"{N}-token KV cache ({phys}: {B / bound:.4g} tokens/s), {out['bound'][i]}-bound")
         elif phase == "prefill":
@@ -90,7 +94,7 @@ def format_model_summary(hw, asked: str, out: dict, args) -> str:
         else:
             lines.append(f"   train step   {human_time(lat)} for {B} x {N} tokens (forward + backward, "
                          f"{out['tokens_per_s'][i]:.4g} tokens/s; {phys}), {out['bound'][i]}-bound")
-        if phase != "train":
+        if phase != "train" and out["scope"][i] == "model":
             lines.append(f"   first token  {human_time(out['ttft_s'][i])} after a {N}-token prompt; then "
                          f"{human_time(out['decode_s'][i])}/token")
         if not np.isnan(out["generate_s"][i]):

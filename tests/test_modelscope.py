@@ -21,6 +21,11 @@ PUBLISHED_PARAMS = {
     "mistral-7b": 7.24e9,  # Mistral 7B v0.1 HF card: 7.24B
 }
 PARAM_TOL = 0.01
+# The other presets, against the totals their Hugging Face model cards state (safetensors parameter counts).
+CARD_PARAMS = {
+    "llama-3.2-3b": 3.21e9, "qwen2.5-0.5b": 0.494e9, "qwen2.5-1.5b": 1.54e9, "qwen2.5-7b": 7.62e9,
+    "gemma-2b": 2.51e9, "phi-2": 2.78e9, "phi-3-mini-4k": 3.82e9, "gpt2-medium": 0.355e9, "opt-6.7b": 6.66e9,
+}
 
 
 def _model_rows(model, **kw):
@@ -41,6 +46,11 @@ def _eval(rows, hw="a100-80gb"):
 def test_parameter_count_matches_published_size(model, published):
     n = M.param_count(load_model(model))
     assert abs(n - published) / published < PARAM_TOL, (model, n)
+
+
+@pytest.mark.parametrize("model,card", sorted(CARD_PARAMS.items()))
+def test_other_presets_match_their_model_cards(model, card):
+    assert abs(M.param_count(load_model(model)) - card) / card < PARAM_TOL
 
 
 def test_parameter_count_exact_for_llama_2_7b():

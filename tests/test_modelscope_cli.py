@@ -89,3 +89,18 @@ def test_refused_config_is_one_line(tmp_path):
                              "num_local_experts": 4}))
     r = cli("predict", "--config", str(p), "--scope", "model")
     assert r.returncode == 2 and "mixture of experts" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_layer_scope_reports_times_not_tokens_per_second():
+    r = cli("predict", "--scope", "layer", "--phase", "decode", "--hw", "l4")
+    assert r.returncode == 0, r.stderr
+    assert "through 1 layer for 1 x 1 tokens" in r.stdout and "tokens/s" not in r.stdout
+
+
+def test_model_scope_stays_light():
+    code = ("import sys; from perfmodel.cli import main; "
+            "main(['predict', '--scope', 'model', '--phase', 'prefill,decode,train', '--generate', '100']); "
+            "bad = [m for m in ('torch', 'pandas', 'streamlit', 'plotly') if m in sys.modules]; "
+            "sys.exit(f'imported {bad}' if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
