@@ -135,24 +135,33 @@ def check_device(device: str):
 
 
 def hardware_id(device: str, hw: str | None) -> str:
-    """The perfmodel hardware id the cost-model columns use: 'host' for the CPU, else --hw."""
+    """The perfmodel hardware id the cost-model columns use: --hw, else 'host' for the CPU, else the
+    longest prefix of the accelerator's name that is a hardware id or alias
+    ('NVIDIA H100 80GB HBM3' -> h100-80gb -> h100-sxm)."""
     from perfmodel import load_hardware
 
-    if hw is None:
-        if device == "cpu":
-            return "host"
-        import torch
+    if hw is not None:
+        return load_hardware(hw, calibrated=False).id
+    if device == "cpu":
+        return "host"
+    import torch
 
-        name = torch.cuda.get_device_name(0) if device == "cuda" else "mps"
-        guess = name.lower().replace("nvidia", "").strip().replace(" ", "-")
+    name = torch.cuda.get_device_name(0) if device == "cuda" else "mps"
+    for guess in name_candidates(name):
         try:
             return load_hardware(guess, calibrated=False).id
         except UserError:
-            raise UserError(
-                f"cannot tell which perfmodel hardware '{name}' is: pass --hw ID "
-                "(a file in profiles/hardware)"
-            ) from None
-    return load_hardware(hw, calibrated=False).id
+            continue
+    raise UserError(
+        f"cannot tell which perfmodel hardware '{name}' is: pass --hw ID (a file in profiles/hardware)"
+    )
+
+
+def name_candidates(name: str) -> list[str]:
+    """Hardware-id guesses from a device name, longest first."""
+    slug = name.lower().replace("_", " ").replace("-", " ")
+    tokens = [t for t in slug.split() if t not in ("nvidia", "geforce", "tesla")]
+    return ["-".join(tokens[:k]) for k in range(len(tokens), 0, -1)]
 
 
 # ---------------------------------------------------------------------------------------------- measure
@@ -160,7 +169,8 @@ def hardware_id(device: str, hw: str | None) -> str:
 
 def model_columns(rows: list[dict], hw: str) -> list[dict]:
     """The cost model's attention-op FLOPs, bytes and latency for each workload (one predict call)."""
-    from perfmodel import Workload, predict
+    from perfmodel.predict import predict
+    from perfmodel.workload import Workload
 
     df = predict([Workload(**r, scope="attention", layers=1) for r in rows], hw)
     return [

@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 import torch
 
-from perfmodel import Workload, predict
 from perfmodel.kernels import make_plan, prepare
 from perfmodel.kernels.flops import count_flops
 from perfmodel.patterns import block_visits, parse_pattern
+from perfmodel.predict import predict
+from perfmodel.workload import Workload
 
 B, H, D, N = 2, 4, 16, 256
 PATTERNS = ["dense", "local:32", "strided:8", "hybrid:32,8", "block:64,0.5", "block:32,0.25"]

@@ -114,3 +114,77 @@ def test_progress_bar(capsys):
         bar.update(f"row {i}")
     bar.close()
     assert "4/4" in buf.getvalue() and buf.getvalue().endswith("\n")
+
+
+class FakeEvent:
+    """Stands in for torch.cuda.Event: each record() reads a fake clock advanced by the call."""
+
+    clock = 0.0
+
+    def __init__(self, enable_timing=False):
+        assert enable_timing
+        self.t = None
+
+    def record(self):
+        self.t = FakeEvent.clock
+
+    def synchronize(self):
+        pass
+
+    def elapsed_time(self, end):  # milliseconds, like CUDA events
+        return (end.t - self.t) * 1e3
+
+
+def test_cuda_paths_without_a_gpu(monkeypatch):
+    """No GPU here: the CUDA branches (events + synchronise for timing, max_memory_allocated for memory,
+    device-name -> hardware id) run against stand-ins that record how they are used."""
+    import torch
+
+    calls = []
+    allocated = {"now": 1000, "peak": 1000}
+
+    def fake_call():
+        FakeEvent.clock += 0.002
+        allocated["peak"] = max(allocated["peak"], allocated["now"] + 5000)
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: calls.append("sync"))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: allocated["now"])
+    monkeypatch.setattr(
+        torch.cuda, "reset_peak_memory_stats", lambda: allocated.update(peak=allocated["now"])
+    )
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda: allocated["peak"])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    times = profile.time_calls(fake_call, "cuda", warmup=2, min_repeats=5, min_time_s=0.0, max_repeats=10)
+    assert times == pytest.approx([0.002] * 5)
+    assert calls  # synchronised after the warm-up
+    mem, method = profile.peak_memory(fake_call, "cuda")
+    assert mem == 5000 and "max_memory_allocated" in method
+    assert profile.hardware_id("cuda", None) == "h100-sxm"
+    assert profile.hardware_id("cuda", "a100") == "a100-80gb"
+    profile.check_device("cuda")  # available (faked): no error
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Mystery Accelerator 9000")
+    with pytest.raises(profile.UserError, match="pass --hw"):
+        profile.hardware_id("cuda", None)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device in this environment")
+def test_cuda_profile_row(tmp_path):
+    out = tmp_path / "cuda.csv"
+    rows = [w for w in profile.grid(True, "cuda", seqs=[256]) if w["kv_heads"] == 2][:6]
+    assert profile.run(rows, str(out), "cuda", profile.hardware_id("cuda", None), True, threads=1) == 6
+    assert (load_profile(str(out))["peak_memory_bytes"] > 0).all()
+
+
+def test_train_and_bf16_rows(tmp_path):
+    out = tmp_path / "train.csv"
+    rows = [
+        w
+        for w in profile.grid(False, "cpu", seqs=[64], batches=[1], dtypes=["bf16"])
+        if w["phase"] == "train" and w["kv_heads"] == 1 and w["pattern"] in ("dense", "block:64,0.25")
+    ]
+    assert len(rows) == 4
+    assert profile.run(rows, str(out), "cpu", "host", True, threads=1) == 4
+    df = load_profile(str(out))
+    assert set(df["dtype"]) == {"bf16"} and set(df["phase"]) == {"train"}

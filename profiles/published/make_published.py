@@ -9,8 +9,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
-from perfmodel import Workload, predict  # noqa: E402
 from perfmodel.measured import COLUMNS, format_row, header_line  # noqa: E402
+from perfmodel.predict import predict  # noqa: E402
+from perfmodel.workload import Workload  # noqa: E402
 
 SRC = os.path.join(ROOT, "..", "shared", "facts", "published-measurements.csv")
 DEV = {
