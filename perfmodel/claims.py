@@ -145,7 +145,10 @@ def _row(point: dict, metric: str, where: str) -> tuple[dict, int | None]:
     if metric == "generate_s" and not point.get("generate"):
         raise UserError(f"{where}: metric generate_s needs workload.generate (tokens)")
     heads = int(point.get("heads", shape.heads))
-    kv = int(point.get("kv_heads", shape.kv_heads if heads == shape.heads else heads))
+    kv = point.get("kv_heads", shape.kv_heads if heads == shape.heads else heads)
+    kv = {"mha": heads, "mqa": 1}.get(kv, kv)  # named variants follow each model's head count
+    if isinstance(kv, bool) or not isinstance(kv, int) or kv < 1 or heads % kv:
+        raise UserError(f"{where}: kv_heads {kv!r} must be mha, mqa or a divisor of {shape.id}'s {heads} heads")
     seq = int(point.get("seq", 512))
     own = f"local:{shape.sliding_window}" if shape.sliding_window and shape.sliding_window < seq else "dense"
     kernel = point.get("kernel", "flash-decoding" if phase == "decode" else "flash")
@@ -326,8 +329,14 @@ def run_claims(args) -> int:
     if not path.is_file():
         raise UserError(f"claims file '{path}' not found")
     doc = load_claims(path)
-    results = [evaluate_claim(c, calibrated=not args.uncalibrated, where=f"{path}: claim {c['id']}")
-               for c in doc["claims"]]
+    results = []
+    for c in doc["claims"]:
+        where = f"{path}: claim {c['id']}"
+        try:
+            results.append(evaluate_claim(c, calibrated=not args.uncalibrated, where=where))
+        except UserError as exc:
+            msg = str(exc)
+            raise UserError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     if args.format == "json":
         json.dump({"source": doc["source"], "claims": results}, default=_plain, fp=sys.stdout, indent=1)
         print()

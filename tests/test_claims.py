@@ -49,6 +49,7 @@ def test_summary_claims_verdicts(shipped):
     assert shipped["gqa-kv-cache"]["predicted_max"] == pytest.approx(1 - 4 / 32)
     for cid in ("retention-memory", "efficient-training", "edge-inference", "flashattention", "edge-4gb-1b"):
         assert shipped[cid]["verdict"] in CL.VERDICTS
+    assert shipped["edge-inference-attention"]["verdict"] != "plausible"  # fp16 attention changes alone
     edge = shipped["edge-inference"]
     assert CL._only_where(edge) == "weights int4"  # fp16 GQA + flash alone does not give 2.5x
 
@@ -113,6 +114,8 @@ claims:
     ("source: [unclosed\nclaims: 1", "malformed YAML"),
     (GOOD.replace("{hw: [l4]}", "{hw: [abacus]}"), "unknown device 'abacus'"),
     (GOOD.replace("llama-3.2-1b", "llama-99b"), "unknown model 'llama-99b'"),
+    (GOOD.replace("{model: llama-3.2-1b}", "{model: llama-3.2-1b, kv_heads: 5}"), "claim a: kv_heads 5 must be"),
+    (GOOD.replace("{model: llama-3.2-1b}", "{model: llama-3.2-1b, weights: int3}"), "claim a: unknown weights"),
 ])
 def test_bad_claims_file_one_line_exit_2(tmp_path, text, msg):
     p = tmp_path / "claims.yaml"
