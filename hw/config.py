@@ -71,10 +71,13 @@ class AccelConfig:
 
     def __post_init__(self):
         b, d, p = self.block, self.head_dim, self.macs
-        if b < 2 or d < 2 or p < 1 or b % p or d % p or p > d:
-            raise ValueError(f"bad config B={b} D={d} P={p}: P must divide B and D")
-        if self.kv_slots < 1 or self.max_blocks < 1:
-            raise ValueError("kv_slots and max_blocks must be >= 1")
+        def pow2(x):
+            return x >= 1 and x & (x - 1) == 0
+
+        if not (pow2(b) and pow2(d) and pow2(p) and b >= 2 and d >= 2) or b % p or d % p:
+            raise ValueError(f"bad config B={b} D={d} P={p}: powers of two, P must divide B and D")
+        if not pow2(self.kv_slots) or self.kv_slots < 2 or self.max_blocks < 1:
+            raise ValueError("kv_slots must be a power of two >= 2 and max_blocks >= 1")
         keys = clog2(b * self.max_blocks)
         object.__setattr__(self, "sw", 17 + clog2(d))
         object.__setattr__(self, "lw", PF + 1 + keys)
@@ -103,9 +106,9 @@ class AccelConfig:
 
 
 PRESETS = {
-    "tiny": AccelConfig(block=4, head_dim=8, macs=2, kv_slots=2, max_blocks=8, name="tiny"),
-    "mid": AccelConfig(block=8, head_dim=16, macs=4, kv_slots=2, max_blocks=16, name="mid"),
-    "d64": AccelConfig(block=8, head_dim=64, macs=8, kv_slots=2, max_blocks=8, name="d64"),
+    "tiny": AccelConfig(block=4, head_dim=8, macs=2, kv_slots=2, max_blocks=16, name="tiny"),
+    "mid": AccelConfig(block=8, head_dim=16, macs=4, kv_slots=2, max_blocks=32, name="mid"),
+    "d64": AccelConfig(block=8, head_dim=64, macs=8, kv_slots=2, max_blocks=16, name="d64"),
 }
 
 
