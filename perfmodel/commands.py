@@ -30,6 +30,7 @@ MODEL_FIELDS = ("weights", "kv_dtype", "tokens_per_s", "ttft_s", "decode_s", "ge
                 "train_step_s", "latency_bound_s", "ttft_bound_s", "decode_bound_s", "generate_bound_s",
                 "generate_peak_memory_bytes", "generate_fits", "energy_per_token_j", "param_count",
                 "weights_bytes_on_wire", "link_kbps", "link_transfer_s", "mem_capacity_bytes", "power_w",
+                "optimizer_state_bytes",
                 "latency_mlp_up_s", "latency_mlp_down_s", "latency_mlp_norm_s", "latency_residual_s",
                 "latency_embedding_s", "latency_final_norm_s", "latency_lm_head_s")
 MAX_SUMMARIES = 6  # more rows than this per device: the comparison table instead of one summary each

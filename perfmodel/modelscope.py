@@ -36,6 +36,9 @@ MLP_CODES = {"swiglu": SWIGLU, "gelu": GELU}
 ACT_FLOPS = {SWIGLU: 6.0, GELU: 8.0}  # per intermediate element: SiLU (exp, add, div) x up; GELU tanh form
 ALL_TILES = np.inf  # fills the machine
 COLUMNS = ("ffn", "vocab", "mlp", "tied_embeddings")
+ADAM_STATE_BYTES = 12.0  # fp32 master weight + Adam m and v, per parameter
+ADAM_TRAFFIC_BYTES = 28.0  # read fp16 grad 2, read+write master 8, m 8, v 8, write fp16 weight 2
+ADAM_FLOPS = 12.0  # per parameter: two moment updates, bias corrections, sqrt, divide, weight update
 
 
 # ---------------------------------------------------------------- encoding (called by predict.to_table)
@@ -71,8 +74,9 @@ def _num(col, n):
 # ---------------------------------------------------------------- the ops
 def _mask(op: dict, keep) -> dict:
     keep = keep.astype(float)
-    for key in ("flops_mm", "flops_vec", "bytes", "kernels", "weights", "acts", "saved"):
-        op[key] = op[key] * keep
+    for key in ("flops_mm", "flops_vec", "bytes", "kernels", "weights", "acts", "saved", "state"):
+        if key in op:
+            op[key] = op[key] * keep
     return op
 
 
@@ -126,9 +130,34 @@ def model_ops(t, n) -> dict:
     return {name: _mask(op, keep) for name, op in (("embedding", embed), ("final_norm", norm), ("lm_head", head))}
 
 
+def optimizer_ops(t, n) -> dict:
+    """Training only: the mixed-precision Adam step over the layer's parameters (per layer) and the
+    embedding / LM head / final norm (once). It holds ADAM_STATE_BYTES per parameter (fp32 master copy,
+    m, v: Rajbhandari et al. 2020, ZeRO sec. 3.1, 16 bytes per parameter with the fp16 weight and
+    gradient) and moves ADAM_TRAFFIC_BYTES per parameter (one fused multi-tensor kernel per model)."""
+    train = (t["phase"] == C.TRAIN).astype(float)
+    D, F, H, Hkv, d = t["hidden"], t["ffn"], t["heads"], t["kv_heads"], t["head_dim"]
+    up = np.where(t["mlp"] == SWIGLU, 2.0, 1.0) * F
+    layer = D * (H + 2.0 * Hkv) * d + H * d * D + D * up + F * D + 2.0 * _norm_params(t)
+    head = t["vocab"] * D * np.where(t["tied"], 1.0, 2.0) + _norm_params(t)
+    ops = {}
+    for name, params, keep, once in (("optimizer", layer, t["scope_code"] >= LAYER, None),
+                                     ("optimizer_head", head, t["scope_code"] == MODEL, "last")):
+        p = train * params + 0.0 * n
+        op = C._op(0.0 * p, ADAM_FLOPS * p, ADAM_TRAFFIC_BYTES * p, ALL_TILES, 0.0 * p + train * (once is not None),
+                   weights=0.0 * p, acts=0.0 * p, saved=0.0 * p, state=ADAM_STATE_BYTES * p)
+        if once:
+            op["once"] = once
+        ops[name] = _mask(op, keep)
+    return ops
+
+
 def scope_ops(t, n, hw=None) -> dict:
     """All layer- and model-scope ops (zero for rows of a narrower scope); evaluate's extra_ops hook."""
-    return {**mlp_ops(t, n), **model_ops(t, n)}
+    ops = {**mlp_ops(t, n), **model_ops(t, n)}
+    if (t["phase"] == C.TRAIN).any():
+        ops.update(optimizer_ops(t, n))
+    return ops
 
 
 # ---------------------------------------------------------------- closed forms on a ModelShape
@@ -247,6 +276,7 @@ def model_metrics(cols: dict, hw, generate=None) -> tuple[dict, dict]:
 
     main = to_table(cols)
     res = evaluate(main, hw)
+    res.setdefault("optimizer_state_bytes", np.zeros(main["n"]))
     aux_cols, plan = _companions(cols, generate)
     if aux_cols is not None:
         aux_t = to_table(aux_cols)

@@ -282,7 +282,7 @@ def _roofline(ops, s, n, lw, hw, peak):
     total_t = 0.0
     by_bound = np.zeros((lw.shape[0], len(BOUNDS)))
     flops = bytes_ = 0.0
-    held = saved_extra = 0.0
+    held = saved_extra = state = 0.0
     transient_extra = np.zeros(lw.shape[0])
     # A whole layer or model runs as one asynchronous stream of kernels (or a CUDA graph): the host issues
     # the next launch while the GPU runs the current kernel, so a kernel costs max(run time, launch cost)
@@ -302,6 +302,8 @@ def _roofline(ops, s, n, lw, hw, peak):
         if "weights" in op:  # layer / model scope ops say what memory they hold
             held = held + _sum(op["weights"], ow)
             saved_extra = saved_extra + _sum(op["saved"], ow)
+            if "state" in op:  # training: optimizer states (fp32 master weights, Adam moments)
+                state = state + _sum(op["state"], ow)
             acts = np.where(ow > 0, np.broadcast_to(op["acts"], lw.shape), 0.0).max(axis=1)
             transient_extra = np.maximum(transient_extra, acts)
         res[f"latency_{name}_s"], res[f"flops_{name}"], res[f"bytes_{name}"] = lat_sum, f, by
@@ -328,7 +330,9 @@ def _roofline(ops, s, n, lw, hw, peak):
     train = s["phase"][:, 0] == C.TRAIN
     saved = _sum(C.activation_bytes(s, n) + attn["scores_bytes"], lw) + saved_extra
     res["weight_bytes"], res["kv_cache_bytes"], res["activation_bytes"] = weights, kv, transient + train * saved
-    res["peak_memory_bytes"] = weights * (1.0 + train) + kv + transient + train * saved
+    res["peak_memory_bytes"] = weights * (1.0 + train) + kv + transient + train * saved + state
+    if any("state" in op for op in ops.values()):
+        res["optimizer_state_bytes"] = state + 0.0 * weights
     res["fits_in_memory"] = res["peak_memory_bytes"] <= hw.mem_capacity
     res["energy_j"] = res["latency_s"] * hw.power_w
     return res

@@ -104,9 +104,14 @@ def format_model_summary(hw, asked: str, out: dict, args) -> str:
                          f"(physical bound {human_time(out['generate_bound_s'][i])}); "
                          f"{human_bytes(out['generate_peak_memory_bytes'][i])} at the end: {fits}")
         fits = "fits" if out["fits_in_memory"][i] else "does NOT fit"
+        parts = f"weights {human_bytes(out['weight_bytes'][i])}, "
+        if phase == "train":
+            opt = out.get("optimizer_state_bytes", np.zeros(i + 1))[i]
+            parts += f"gradients {human_bytes(out['weight_bytes'][i])}, Adam states {human_bytes(opt)}, "
+        else:
+            parts += f"KV cache {human_bytes(out['kv_cache_bytes'][i])}, "
         lines.append(f"   memory       {human_bytes(out['peak_memory_bytes'][i])} of {human_bytes(hw.mem_capacity)}: "
-                     f"{fits} (weights {human_bytes(out['weight_bytes'][i])}, KV cache "
-                     f"{human_bytes(out['kv_cache_bytes'][i])}, activations {human_bytes(out['activation_bytes'][i])})")
+                     f"{fits} ({parts}activations {human_bytes(out['activation_bytes'][i])})")
         lines.append(f"   energy       {out['energy_per_token_j'][i]:.3g} J/token at {hw.power_w:.3g} W{mode}")
         if not np.isnan(out["param_count"][i]):
             wire = f"   model        {out['param_count'][i] / 1e9:.4g} B parameters; weights on the wire " \

@@ -208,3 +208,16 @@ def test_config_json_refuses_what_it_cannot_model_and_reads_the_rest(tmp_path):
         p.write_text(json.dumps({**base, key: value}))
         with pytest.raises(UserError, match=key):
             load_config(str(p))
+
+
+def test_training_holds_gradients_and_adam_states():
+    """Mixed-precision Adam: fp16 weights + fp16 gradients + 12 bytes of fp32 state per parameter
+    (ZeRO, Rajbhandari et al. 2020, sec. 3.1: 16 bytes per parameter); a 7B model does not fit 80 GB."""
+    shape = load_model("llama-2-7b")
+    _, r = _eval(_model_rows("llama-2-7b", phase="train", seq=512))
+    P = M.param_count(shape)
+    assert r["optimizer_state_bytes"][0] == pytest.approx(12 * P, rel=1e-3)
+    assert r["peak_memory_bytes"][0] > 16 * P and not r["fits_in_memory"][0]
+    assert r["latency_optimizer_s"][0] > 28 * P / 2039e9  # the Adam step moves 28 bytes per parameter
+    _, r = _eval(_model_rows("llama-2-7b", phase="decode", seq=512))
+    assert "latency_optimizer_s" not in r  # inference has no optimizer step
