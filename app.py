@@ -33,11 +33,6 @@ SWEEP_SEQS = [2**k for k in range(7, 18)]  # 128 .. 131072 tokens
 SCOPES = getattr(W, "SCOPES", ("attention",))
 HAS_DTYPES = {"weights", "kv_dtype"} <= set(W.FIELDS)
 WEIGHT_DTYPES = getattr(W, "WEIGHT_DTYPES", ("fp32", "fp16", "bf16", "fp8", "int8"))
-TABLE_COLUMNS = ("hw", "variant", "pattern", "kernel", "phase", "scope", "latency_s", "bound", "tokens_per_s",
-                 "flops", "bytes", "intensity_flop_per_byte", "kv_cache_bytes", "peak_memory_bytes",
-                 "fits_in_memory", "energy_j", "latency_attn_s", "latency_qkv_proj_s", "latency_o_proj_s",
-                 "latency_norm_s", "bound_attn", "parallel_fraction_attn", "calibrated")
-
 
 # ------------------------------------------------------------------ cached calls into the public API
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -139,13 +134,17 @@ def sync_url() -> None:
 
 def multiselect(where, label: str, options: list, default: list, key: str, **kwargs) -> list:
     """A multiselect whose options may change between runs (they follow seq, phase, model): values that
-    are no longer options are dropped, falling back to the default when none is left."""
-    if key in st.session_state:
-        kept = [v for v in st.session_state[key] if v in options]
-        if kept != st.session_state[key]:
-            st.session_state[key] = kept or default
-        return where.multiselect(label, options, key=key, **kwargs)
-    return where.multiselect(label, options, default=default, key=key, **kwargs)
+    are no longer options are dropped; a selection still equal to the previous default follows the new
+    default (so switching to decode adds flash-decoding unless the user picked kernels by hand)."""
+    last = st.session_state.get(f"_default_{key}")
+    st.session_state[f"_default_{key}"] = list(default)
+    if key not in st.session_state:
+        return where.multiselect(label, options, default=default, key=key, **kwargs)
+    value = st.session_state[key]
+    kept = list(default) if value == last else [v for v in value if v in options]
+    if kept != value:
+        st.session_state[key] = kept or list(default)
+    return where.multiselect(label, options, key=key, **kwargs)
 
 
 # ------------------------------------------------------------------ widgets
@@ -162,6 +161,9 @@ def sidebar_ui() -> dict:
         c["kv_heads"] = cols[1].number_input("kv_heads", 1, 1024, 8, key="kv_heads")
         c["head_dim"] = cols[0].number_input("head_dim", 1, 1024, 128, key="head_dim")
         c["layers"] = cols[1].number_input("layers", 1, 512, 32, key="layers")
+        if len(SCOPES) > 1:  # layer / model scope: the MLP width and the vocabulary
+            c["ffn"] = cols[0].number_input("ffn", 1, 1 << 20, 14336, key="ffn")
+            c["vocab"] = cols[1].number_input("vocab", 1, 1 << 22, 32000, key="vocab")
     c["seq"] = sb.number_input("Sequence length (KV cache in decode)", 1, 1 << 22, key="seq")
     c["batch"] = sb.number_input("Batch", 1, 4096, key="batch")
     c["dtype"] = sb.selectbox("dtype", W.ACT_DTYPES, key="dtype")
@@ -184,8 +186,9 @@ def base_workload(c: dict) -> Workload:
     if c["scope"] != "attention":
         common["scope"] = c["scope"]
     if c["model"] == CUSTOM:
+        sizes = {k: int(c[k]) for k in ("ffn", "vocab") if k in c}
         return Workload(heads=int(c["heads"]), kv_heads=int(c["kv_heads"]), head_dim=int(c["head_dim"]),
-                        layers=int(c["layers"]), **common)
+                        layers=int(c["layers"]), **sizes, **common)
     return Workload.from_model(cached_model(c["model"]), **common)
 
 
@@ -210,7 +213,7 @@ def comparison_ui(base: Workload) -> dict:
     pats = list(dict.fromkeys(pats + [p.strip() for p in extra.split(";") if p.strip()]))
     kernels = [k for k in W.KERNELS if k != "flash-decoding" or base.phase == "decode"]
     ks = multiselect(sb, "Kernels", kernels, kernels, "kernels")
-    return {"kv_heads": [variants[v] for v in chosen], "patterns": pats, "kernels": ks}
+    return {"heads": base.heads, "kv_heads": [variants[v] for v in chosen], "patterns": pats, "kernels": ks}
 
 
 def workload_rows(base: Workload, comp: dict, seqs=None) -> list[dict]:
@@ -227,9 +230,9 @@ def workload_rows(base: Workload, comp: dict, seqs=None) -> list[dict]:
 # ------------------------------------------------------------------ pages
 def compare_page(df: pd.DataFrame) -> None:
     st.plotly_chart(figures.latency_bars(df), width="stretch", key="bars")
-    cols = [c for c in TABLE_COLUMNS if c in df]
-    st.dataframe(df[cols], hide_index=True, width="stretch",
-                 column_config={"latency_s": st.column_config.NumberColumn("latency_s", format="%.4g")})
+    table = figures.summary_table(df)
+    fmt = {c: st.column_config.NumberColumn(c, format="%.4g") for c in table.columns if table[c].dtype.kind == "f"}
+    st.dataframe(table, hide_index=True, width="stretch", column_config=fmt)
     cal = "calibrated" if df["calibrated"].all() else "assumed (uncalibrated)"
     st.caption(f"{len(df)} predictions; device efficiencies: {cal}.")
     st.download_button("Download CSV", df.to_csv(index=False), "predictions.csv", "text/csv")
@@ -252,13 +255,17 @@ def roofline_page(df: pd.DataFrame, dtype: str) -> None:
 
 
 def sweep_ui(comp: dict, devices: list[str]) -> tuple[dict, list[str], list[int]]:
-    c1, c2, c3 = st.columns(3)
-    pats = multiselect(c1, "Patterns", comp["patterns"], comp["patterns"][:2], "sweep_patterns")
-    kernels = multiselect(c2, "Kernels", comp["kernels"], comp["kernels"], "sweep_kernels")
-    devs = multiselect(c3, "Devices", devices, devices[:1], "sweep_devices")
+    """Which lines to sweep (a subset of the comparison: by default every variant, two patterns, flash)."""
+    c1, c2, c3, c4 = st.columns(4)
+    variants = {W.variant_label(comp["heads"], kv): kv for kv in comp["kv_heads"]}
+    chosen = multiselect(c1, "Variants", list(variants), list(variants), "sweep_variants")
+    pats = multiselect(c2, "Patterns", comp["patterns"], comp["patterns"][:2], "sweep_patterns")
+    kernels = multiselect(c3, "Kernels", comp["kernels"], [k for k in comp["kernels"] if k != "naive"][:1]
+                          or comp["kernels"], "sweep_kernels")
+    devs = multiselect(c4, "Devices", devices, devices[:1], "sweep_devices")
     lo, hi = st.select_slider("Sequence lengths", SWEEP_SEQS, value=(512, 65536), key="sweep_range")
     seqs = [s for s in SWEEP_SEQS if lo <= s <= hi]
-    return {**comp, "patterns": pats, "kernels": kernels}, devs, seqs
+    return {**comp, "kv_heads": [variants[v] for v in chosen], "patterns": pats, "kernels": kernels}, devs, seqs
 
 
 def sweep_page(base: Workload, comp: dict, devices: list[str]) -> None:
@@ -334,7 +341,8 @@ def main() -> None:
             roofline_page(df, choice["dtype"])
     with tabs[2]:
         try:
-            sweep_page(base, comp, choice["devices"])
+            if df is not None:  # otherwise the error above says why
+                sweep_page(base, comp, choice["devices"])
         except UserError as exc:
             st.error(str(exc))
     with tabs[3]:

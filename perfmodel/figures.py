@@ -8,12 +8,13 @@ browser (tests/test_figures.py).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 BOUND_COLORS = {"compute": "#1f77b4", "memory": "#d62728", "parallelism": "#ff7f0e", "overhead": "#7f7f7f"}
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
+PALETTE = tuple(qualitative.Plotly) + tuple(qualitative.Dark24)  # 34 distinct colours before repeating
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down", "pentagon")
 GIB = 1024.0**3
 
@@ -24,26 +25,58 @@ def workload_label(df) -> list[str]:
 
 
 def latency_bars(df):
-    """Bar chart of latency (ms, log y) per variant x pattern x kernel, one trace per bound.
+    """Horizontal bars of latency (ms, log x) per variant x pattern x kernel, colored by bound; one
+    panel per device, sharing the workload axis.
 
-    df: predict() rows (hw, variant, pattern, kernel, latency_s, bound); several devices share the x
-    axis side by side (grouped by device through the x label).
+    df: predict() rows (hw, variant, pattern, kernel, latency_s, bound).
     """
+    devices = list(dict.fromkeys(df["hw"]))
     labels = np.asarray(workload_label(df), dtype=object)
-    many = df["hw"].nunique() > 1
-    if many:
-        labels = np.asarray([f"{h} | {lab}" for h, lab in zip(df["hw"], labels)], dtype=object)
-    fig = go.Figure()
+    order = list(dict.fromkeys(labels))
+    fig = make_subplots(rows=1, cols=len(devices), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=devices if len(devices) > 1 else None)
     bounds = df["bound"].to_numpy()
-    for bound in [b for b in BOUND_COLORS if b in set(bounds)] + sorted(set(bounds) - set(BOUND_COLORS)):
-        sel = bounds == bound
-        fig.add_bar(x=labels[sel], y=df["latency_s"].to_numpy()[sel] * 1e3, name=bound,
-                    marker_color=BOUND_COLORS.get(bound), customdata=df["hw"].to_numpy()[sel],
-                    hovertemplate="%{x}<br>%{y:.4g} ms<br>" + f"bound: {bound}<extra>%{{customdata}}</extra>")
-    fig.update_layout(barmode="overlay", legend_title_text="bound", margin=dict(t=30, b=10),
-                      xaxis=dict(categoryorder="array", categoryarray=list(dict.fromkeys(labels)), tickangle=-45))
-    fig.update_yaxes(type="log", title_text="latency (ms)")
+    present = set(bounds)
+    shown = set()
+    for col, dev in enumerate(devices, start=1):
+        on_dev = df["hw"].to_numpy() == dev
+        for bound in [b for b in BOUND_COLORS if b in present] + sorted(present - set(BOUND_COLORS)):
+            sel = on_dev & (bounds == bound)
+            if not sel.any():
+                continue
+            fig.add_bar(y=labels[sel], x=df["latency_s"].to_numpy()[sel] * 1e3, orientation="h", name=bound,
+                        legendgroup=bound, showlegend=bound not in shown, marker_color=BOUND_COLORS.get(bound),
+                        hovertemplate="%{y}<br>%{x:.4g} ms<br>" + f"bound: {bound}<extra>{dev}</extra>",
+                        row=1, col=col)
+            shown.add(bound)
+    fig.update_xaxes(type="log", title_text="latency (ms)")
+    fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
+    fig.update_layout(barmode="overlay", legend_title_text="bound", height=max(360, 20 * len(order) + 140),
+                      margin=dict(t=40, b=10))
     return fig
+
+
+def summary_table(df):
+    """The comparison table in readable units (ms, GFLOP, GB, GiB); optional columns when present."""
+    out = pd.DataFrame({k: df[k] for k in ("hw", "variant", "pattern", "kernel", "phase", "scope") if k in df})
+    out["latency (ms)"] = df["latency_s"] * 1e3
+    out["bound"] = df["bound"]
+    if "tokens_per_s" in df:
+        out["tokens/s"] = df["tokens_per_s"]
+    out["GFLOP"] = df["flops"] / 1e9
+    out["GB moved"] = df["bytes"] / 1e9
+    out["FLOP/byte"] = df["intensity_flop_per_byte"]
+    out["KV cache (GiB)"] = df["kv_cache_bytes"] / GIB
+    out["peak memory (GiB)"] = df["peak_memory_bytes"] / GIB
+    out["fits"] = df["fits_in_memory"]
+    out["energy (J)"] = df["energy_j"]
+    for op in ("attn", "qkv_proj", "o_proj", "norm"):
+        if f"latency_{op}_s" in df:
+            out[f"{op} (ms)"] = df[f"latency_{op}_s"] * 1e3
+    for k in ("bound_attn", "parallel_fraction_attn", "calibrated"):
+        if k in df:
+            out[k] = df[k]
+    return out
 
 
 def roofline(points, peak_flop_per_s: float, mem_byte_per_s: float, title: str = ""):
@@ -62,7 +95,9 @@ def roofline(points, peak_flop_per_s: float, mem_byte_per_s: float, title: str =
     fig.add_scatter(x=x, y=np.minimum(peak_flop_per_s, x * mem_byte_per_s), mode="lines", name="roof",
                     line=dict(color="black", width=2),
                     hovertemplate="%{x:.3g} FLOP/byte<br>%{y:.3g} FLOP/s<extra>roof</extra>")
-    fig.add_vline(x=ridge, line=dict(color="gray", dash="dot"), annotation_text=f"ridge {ridge:.3g} FLOP/B")
+    # a trace, not add_vline: plotly places shape annotations on log axes at 10^value
+    fig.add_scatter(x=[ridge, ridge], y=[peak_flop_per_s / 100, peak_flop_per_s], mode="lines",
+                    name=f"ridge {ridge:.3g} FLOP/byte", line=dict(color="gray", dash="dot"), hoverinfo="skip")
     kernels = list(dict.fromkeys(points["kernel"])) if len(points) else []
     patterns = list(dict.fromkeys(points["pattern"])) if len(points) else []
     y = "achieved_flop_per_s" if "achieved_flop_per_s" in points else "attainable_flop_per_s"
@@ -101,9 +136,11 @@ def sweep(df, capacity_bytes: dict):
         fig.add_scatter(x=sub["seq"], y=sub["peak_memory_bytes"] / GIB, mode="lines", name=name, legendgroup=name,
                         showlegend=False, line=dict(color=color, dash="dash"), row=2, col=1,
                         hovertemplate="seq %{x}<br>peak %{y:.4g} GiB<extra>" + name + "</extra>")
-    for hw, cap in capacity_bytes.items():
-        fig.add_hline(y=cap / GIB, line=dict(color="black", dash="dot"), row=2, col=1,
-                      annotation_text=f"{hw} capacity {cap / GIB:.3g} GiB", annotation_position="top left")
+    seqs = [df["seq"].min(), df["seq"].max()] if len(df) else [1, 1]
+    for j, (hw, cap) in enumerate(capacity_bytes.items()):  # traces, not add_hline (see roofline)
+        fig.add_scatter(x=seqs, y=[cap / GIB] * 2, mode="lines", name=f"{hw} capacity {cap / GIB:.3g} GiB",
+                        line=dict(color="black", dash=("dot", "dashdot", "longdash")[j % 3], width=2),
+                        row=2, col=1, hovertemplate="%{y:.4g} GiB<extra>" + f"{hw} capacity</extra>")
     fig.update_xaxes(type="log", title_text="sequence length (tokens)", row=2, col=1)
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_yaxes(type="log", title_text="latency (ms)", row=1, col=1)

@@ -36,7 +36,7 @@ def _chart(block, key: str) -> dict:
 
 
 def _bars_x(at: AppTest) -> list[str]:
-    return sorted(x for trace in _chart(at.tabs[0], "bars")["data"] for x in trace["x"])
+    return sorted(y for trace in _chart(at.tabs[0], "bars")["data"] for y in trace["y"])
 
 
 def test_every_tab_renders():
@@ -47,11 +47,11 @@ def test_every_tab_renders():
     bars = _chart(at.tabs[0], "bars")
     assert {t["name"] for t in bars["data"]} <= {"compute", "memory", "parallelism", "overhead"}
     assert len(_bars_x(at)) == 3 * 5 * 2  # mha/gqa/mqa x default patterns x naive/flash
-    assert at.tabs[0].dataframe[0].value["latency_s"].gt(0).all()
+    assert at.tabs[0].dataframe[0].value["latency (ms)"].gt(0).all()
     roof = _chart(at.tabs[1], "roofline")
     assert roof["layout"]["xaxis"]["type"] == "log" and roof["layout"]["yaxis"]["type"] == "log"
     sweep = _chart(at.tabs[2], "sweep")
-    assert any("capacity" in a["text"] for a in sweep["layout"]["annotations"])
+    assert any(t["name"].startswith("h100-sxm capacity") for t in sweep["data"])
     acc = at.tabs[3]
     if acc.info:  # the hw package's cycle model is optional
         assert "not available" in acc.info[0].value
@@ -66,7 +66,7 @@ def test_changing_device_and_seq_changes_output_and_url():
     at.sidebar.multiselect(key="device").set_value(["jetson-orin-nano"]).run()
     _ok(at)
     after = _chart(at.tabs[0], "bars")
-    assert {c for t in after["data"] for c in t["customdata"]} == {"jetson-orin-nano"}
+    assert {t["hovertemplate"].split("<extra>")[1] for t in after["data"]} == {"jetson-orin-nano</extra>"}
     assert after["data"] != before["data"]
     assert at.query_params["device"] == "jetson-orin-nano"
     at.sidebar.number_input(key="seq").set_value(1024).run()
@@ -122,3 +122,18 @@ def test_accelerator_tab_without_hw_package(monkeypatch):
     _ok(at)
     assert "not available" in at.tabs[3].info[0].value
     assert _bars_x(at)  # the other pages are unaffected
+
+
+def test_kernels_follow_phase_unless_picked_by_hand():
+    at = _app()
+    at.sidebar.selectbox(key="phase").set_value("decode").run()
+    _ok(at)
+    assert at.sidebar.multiselect(key="kernels").value == ["naive", "flash", "flash-decoding"]
+    at.sidebar.multiselect(key="kernels").set_value(["naive"]).run()
+    at.sidebar.number_input(key="seq").set_value(8192).run()
+    _ok(at)
+    assert at.sidebar.multiselect(key="kernels").value == ["naive"]  # the user's pick survives
+    assert set(at.tabs[0].dataframe[0].value["kernel"]) == {"naive"}
+    at.sidebar.selectbox(key="phase").set_value("prefill").run()
+    _ok(at)
+    assert at.sidebar.multiselect(key="kernels").value == ["naive"]

@@ -27,18 +27,33 @@ def test_latency_bars_one_trace_per_bound_in_ms():
     fig = figures.latency_bars(_rows())
     assert [t.name for t in fig.data] == ["compute", "memory", "parallelism"]
     by_name = {t.name: t for t in fig.data}
-    assert list(by_name["memory"].x) == ["mha · dense · naive"]
-    assert by_name["memory"].y[0] == pytest.approx(2.0)  # 2e-3 s -> 2 ms
+    assert by_name["memory"].orientation == "h"
+    assert list(by_name["memory"].y) == ["mha · dense · naive"]
+    assert by_name["memory"].x[0] == pytest.approx(2.0)  # 2e-3 s -> 2 ms
     assert by_name["memory"].marker.color == figures.BOUND_COLORS["memory"]
-    assert fig.layout.yaxis.type == "log"
-    # the x order follows the table's rows, not the traces
-    assert list(fig.layout.xaxis.categoryarray)[0] == "mha · dense · naive"
+    assert fig.layout.xaxis.type == "log"
+    # the workload order follows the table's rows, first at the top
+    assert list(fig.layout.yaxis.categoryarray)[0] == "mha · dense · naive"
+    assert fig.layout.yaxis.autorange == "reversed"
 
 
-def test_latency_bars_several_devices_prefix_the_device():
+def test_latency_bars_one_panel_per_device_one_legend_entry_per_bound():
     fig = figures.latency_bars(pd.concat([_rows("dev-a"), _rows("dev-b")], ignore_index=True))
-    xs = [x for t in fig.data for x in t.x]
-    assert len(xs) == 6 and {x.split(" | ")[0] for x in xs} == {"dev-a", "dev-b"}
+    assert {t.xaxis for t in fig.data} == {"x", "x2"}
+    assert fig.layout.xaxis2.type == "log"
+    assert [a.text for a in fig.layout.annotations] == ["dev-a", "dev-b"]
+    assert sorted(t.name for t in fig.data if t.showlegend) == ["compute", "memory", "parallelism"]
+    assert sum(len(t.y) for t in fig.data) == 6
+
+
+def test_summary_table_units():
+    df = _rows().assign(flops=2e9, bytes=3e9, fits_in_memory=True, energy_j=1.0, latency_attn_s=1e-3)
+    table = figures.summary_table(df)
+    assert table["latency (ms)"].tolist() == pytest.approx([2.0, 1.0, 0.5])
+    assert table["GFLOP"].iloc[0] == pytest.approx(2.0) and table["GB moved"].iloc[0] == pytest.approx(3.0)
+    assert table["KV cache (GiB)"].iloc[0] == pytest.approx(1024e6 / figures.GIB)
+    assert "attn (ms)" in table and "tokens/s" not in table
+    assert "tokens/s" in figures.summary_table(df.assign(tokens_per_s=10.0))
 
 
 def test_roofline_is_log_log_with_memory_slope_and_compute_ceiling():
@@ -51,8 +66,9 @@ def test_roofline_is_log_log_with_memory_slope_and_compute_ceiling():
     assert x[0] < 10 and x[-1] > 100  # spans the points (intensity 10) and both sides of the ridge (100)
     assert y[-1] == pytest.approx(peak)  # compute ceiling
     assert y[0] == pytest.approx(x[0] * bw)  # memory slope: intensity x bandwidth
-    assert fig.layout.shapes[0].x0 == pytest.approx(100.0)  # the ridge line
-    points = {t.name: t for t in fig.data[1:]}
+    ridge = fig.data[1]
+    assert list(ridge.x) == pytest.approx([100.0, 100.0]) and ridge.name.startswith("ridge 100")
+    points = {t.name: t for t in fig.data[2:]}
     assert set(points) == {"naive", "flash"}
     assert len(points["flash"].x) == 2 and points["flash"].mode == "markers"
     assert list(points["flash"].text) == ["mha · dense · flash", "mqa · local:128 · flash"]
@@ -61,24 +77,24 @@ def test_roofline_is_log_log_with_memory_slope_and_compute_ceiling():
 def test_sweep_log_x_and_capacity_line():
     df = _rows(seqs=(512, 1024, 2048))
     fig = figures.sweep(df, {"dev-a": 8 * figures.GIB})
-    latency = [t for t in fig.data if t.showlegend is not False]
-    assert len(latency) == 3  # one legend entry per variant x pattern x kernel
-    assert all(list(t.x) == [512, 1024, 2048] for t in fig.data)
+    latency = [t for t in fig.data if t.yaxis == "y"]
+    assert len(latency) == 3  # one line per variant x pattern x kernel
+    assert all(list(t.x) == [512, 1024, 2048] for t in latency)
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
     # latency on the top plot in ms, memory on the bottom in GiB (solid KV, dashed peak)
     assert latency[0].yaxis == "y" and latency[0].y[0] == pytest.approx(1.0)
-    mem = [t for t in fig.data if t.yaxis == "y2"]
+    mem = [t for t in fig.data if t.yaxis == "y2" and "capacity" not in t.name]
     assert len(mem) == 6 and sum(t.line.dash == "dash" for t in mem) == 3
-    caps = [s for s in fig.layout.shapes if s.y0 == s.y1]
-    assert len(caps) == 1 and caps[0].y0 == pytest.approx(8.0) and caps[0].yref == "y2"
-    assert "dev-a capacity" in fig.layout.annotations[-1].text
+    caps = [t for t in fig.data if "capacity" in t.name]
+    assert len(caps) == 1 and caps[0].yaxis == "y2" and caps[0].name.startswith("dev-a capacity 8 GiB")
+    assert list(caps[0].y) == pytest.approx([8.0, 8.0]) and list(caps[0].x) == [512, 2048]  # spans the sweep
 
 
 def test_sweep_one_capacity_line_per_device():
     df = pd.concat([_rows("dev-a", (512, 1024)), _rows("dev-b", (512, 1024))], ignore_index=True)
     fig = figures.sweep(df, {"dev-a": 8e9, "dev-b": 16e9})
-    caps = sorted(s.y0 for s in fig.layout.shapes if s.y0 == s.y1)
+    caps = sorted(t.y[0] for t in fig.data if "capacity" in t.name)
     assert caps == pytest.approx([8e9 / figures.GIB, 16e9 / figures.GIB])
     assert any(t.name.startswith("dev-b · ") for t in fig.data)
 
