@@ -14,7 +14,7 @@ number (profiles/published/*.csv). Columns, in order (units in the names, SI):
   phase               prefill | decode | train
   causal              True | False
   batch, heads, kv_heads, head_dim, seq      integers >= 1 (seq: KV cache length in decode)
-  warmup, repeats     timed calls discarded / kept
+  warmup, repeats     untimed calls before timing (the memory-measuring call included) / timed calls
   latency_median_s    median latency of one call
   latency_iqr_s       spread: 75th - 25th percentile of the repeats
   latency_min_s       fastest repeat

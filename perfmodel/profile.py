@@ -1,7 +1,9 @@
 """`perfmodel profile`: measure the reference kernels over a grid and append one CSV row per workload.
 
 Grid: variants (MHA, GQA, MQA) x patterns x kernels x phases x sequence lengths x batch x dtype.
-Per row: warm-up calls, then timed calls until both a minimum count and a minimum time are reached;
+Per row: warm-up calls, then timed calls until both a minimum count and a minimum time are reached
+(--quick: 5 calls and 0.1 s; full: 10 calls and 1 s), or, for slow rows, 3 calls and a time cap
+(--quick 2 s, full 30 s);
 median, IQR and minimum latency; peak memory of one extra untimed call; the cost model's FLOPs,
 bytes and latency for the same workload (perfmodel.predict on the same device); environment metadata.
 
@@ -236,8 +238,18 @@ def make_call(w: dict, device: str):
     return call
 
 
-def time_calls(call, device: str, warmup: int, min_repeats: int, min_time_s: float, max_repeats: int):
-    """Latencies (s) of repeated calls after warm-up: at least min_repeats and min_time_s in total."""
+def time_calls(
+    call,
+    device: str,
+    warmup: int,
+    min_repeats: int,
+    min_time_s: float,
+    max_repeats: int,
+    max_time_s: float = float("inf"),
+    floor: int = 3,
+):
+    """Latencies (s) of repeated calls after warm-up: at least min_repeats calls and min_time_s in total,
+    unless `floor` calls already took max_time_s (slow rows), and never more than max_repeats."""
     import torch
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -247,6 +259,8 @@ def time_calls(call, device: str, warmup: int, min_repeats: int, min_time_s: flo
     times = []
     total = 0.0
     while len(times) < max_repeats and (len(times) < min_repeats or total < min_time_s):
+        if len(times) >= floor and total >= max_time_s:
+            break
         if device == "cuda":
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -317,16 +331,18 @@ def quantiles(times):
 
 
 def measure(w: dict, device: str, quick: bool) -> dict:
-    """One row's measured fields."""
+    """One row's measured fields. The untimed memory-measuring call comes first and doubles as the
+    first warm-up call (it pays the one-off allocations)."""
     call = make_call(w, device)
-    warmup = 2 if quick else 3
-    times = time_calls(
-        call, device, warmup, 5 if quick else 10, 0.1 if quick else 0.5, 1000 if quick else 10000
-    )
-    med, iqr, lo = quantiles(times)
     mem, method = peak_memory(call, device)
+    warmup = 1 if quick else 3
+    if quick:
+        times = time_calls(call, device, warmup, 5, 0.1, 1000, max_time_s=2.0)
+    else:
+        times = time_calls(call, device, warmup, 10, 1.0, 10000, max_time_s=30.0)
+    med, iqr, lo = quantiles(times)
     return dict(
-        warmup=warmup,
+        warmup=warmup + 1,
         repeats=len(times),
         latency_median_s=med,
         latency_iqr_s=iqr,
