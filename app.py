@@ -27,8 +27,8 @@ from perfmodel.predict import predict
 TITLE = "Attention co-design explorer"
 CUSTOM = "custom"
 DEFAULTS = {"device": "h100-sxm", "model": "llama-3.2-1b", "seq": 4096, "batch": 1, "dtype": "fp16",
-            "phase": "prefill"}
-SHARED = ("device", "model", "seq", "batch", "dtype", "phase")  # widget keys mirrored in the URL
+            "phase": "prefill", "scope": "attention"}
+SHARED = ("device", "model", "seq", "batch", "dtype", "phase", "scope")  # widget keys mirrored in the URL
 SWEEP_SEQS = [2**k for k in range(7, 18)]  # 128 .. 131072 tokens
 SCOPES = getattr(W, "SCOPES", ("attention",))
 HAS_DTYPES = {"weights", "kv_dtype"} <= set(W.FIELDS)
@@ -77,6 +77,19 @@ def accelerator_api():
     return mods
 
 
+def accel_targets(configs: tuple) -> pd.DataFrame | None:
+    """hw.accel.accel_hardware per configuration (the accelerator as a roofline target), when present."""
+    try:
+        accel = importlib.import_module("hw.accel")
+    except ImportError:
+        return None
+    describe = getattr(accel, "accel_hardware", None)
+    if not callable(describe):
+        return None
+    presets = accelerator_api()[1].PRESETS
+    return pd.DataFrame([{"config": name, **describe(presets[name])} for name in configs])
+
+
 @st.cache_data(show_spinner=False)
 def accelerator_sweep(configs: tuple, densities: tuple, latency: int, rsp_gap: int, seed: int) -> pd.DataFrame:
     """hw.cycles.predict over random block masks at each density, for each preset configuration."""
@@ -121,9 +134,12 @@ def init_state() -> None:
             st.warning(f"URL: {key} must be a positive integer, got '{qp.get(key)}'")
             value = DEFAULTS[key]
         st.session_state[key] = value
-    for key, allowed in (("dtype", W.ACT_DTYPES), ("phase", W.PHASES)):
+    for key, allowed in (("dtype", W.ACT_DTYPES), ("phase", W.PHASES), ("scope", SCOPES)):
         value = qp.get(key, DEFAULTS[key])
-        st.session_state[key] = value if value in allowed else DEFAULTS[key]
+        if value not in allowed:
+            st.warning(f"URL: unknown {key} '{value}' (expected one of: {', '.join(allowed)})")
+            value = DEFAULTS[key]
+        st.session_state[key] = value
 
 
 def sync_url() -> None:
@@ -169,7 +185,7 @@ def sidebar_ui() -> dict:
     c["dtype"] = sb.selectbox("dtype", W.ACT_DTYPES, key="dtype")
     c["phase"] = sb.selectbox("Phase", W.PHASES, key="phase")
     c["causal"] = sb.checkbox("Causal", True, key="causal")
-    c["scope"] = sb.selectbox("Scope", SCOPES, key="scope") if len(SCOPES) > 1 else "attention"
+    c["scope"] = sb.selectbox("Scope", SCOPES, key="scope") if len(SCOPES) > 1 else st.session_state["scope"]
     if HAS_DTYPES and c["scope"] != "attention":
         c["weights"] = sb.selectbox("Weights dtype", (None, *WEIGHT_DTYPES), key="weights",
                                     format_func=lambda d: d or "= dtype")
@@ -305,6 +321,12 @@ def accelerator_page() -> None:
     st.plotly_chart(figures.cycles_vs_density(df), width="stretch", key="cycles")
     st.caption("hw.cycles.predict on random block masks (blocks x blocks = max_blocks per side, seed 0); "
                "busy = engine cycles, total = with memory and epilogue stalls.")
+    targets = accel_targets(choice["configs"])
+    if targets is not None:
+        clock = dict(zip(targets["config"], targets["clock_hz"]))
+        df = df.assign(time_us=[c / clock[n] * 1e6 for n, c in zip(df["config"], df["total_cycles"])])
+        st.subheader("As a roofline target (hw.accel)")
+        st.dataframe(targets, hide_index=True, width="stretch")
     st.dataframe(df, hide_index=True, width="stretch")
 
 

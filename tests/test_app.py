@@ -57,6 +57,7 @@ def test_every_tab_renders():
         assert "not available" in acc.info[0].value
     else:
         assert _chart(acc, "cycles")["data"]
+        assert acc.dataframe[-1].value["total_cycles"].gt(0).all()
     assert at.query_params["device"] == "h100-sxm" and at.query_params["seq"] == "4096"
 
 
@@ -85,12 +86,17 @@ def test_url_reproduces_the_view():
     df = at.tabs[0].dataframe[0].value
     assert set(df["hw"]) == {"l4", "jetson-orin-nano"} and set(df["phase"]) == {"decode"}
     assert "flash-decoding" in set(df["kernel"])
+    if "model" in at.sidebar.selectbox(key="scope").options:  # whole-model scope, when perfmodel has it
+        at.query_params["scope"] = "model"
+        at2 = _app(**at.query_params)
+        _ok(at2)
+        assert set(at2.tabs[0].dataframe[0].value["scope"]) == {"model"}
 
 
 def test_bad_url_values_are_warnings():
-    at = _app(device="no-such-device", seq="-3")
+    at = _app(device="no-such-device", seq="-3", phase="sideways")
     assert not at.exception
-    assert len(at.warning) == 2
+    assert len(at.warning) == 3 and "sideways" in at.warning[2].value
     assert at.query_params["device"] == "h100-sxm" and at.query_params["seq"] == "4096"
 
 
