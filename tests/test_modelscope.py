@@ -221,3 +221,20 @@ def test_training_holds_gradients_and_adam_states():
     assert r["latency_optimizer_s"][0] > 28 * P / 2039e9  # the Adam step moves 28 bytes per parameter
     _, r = _eval(_model_rows("llama-2-7b", phase="decode", seq=512))
     assert "latency_optimizer_s" not in r  # inference has no optimizer step
+
+
+# Published batch-1 decode throughputs (../shared/facts/published-measurements.csv), int4 weights.
+# Tolerance: 15% on the Jetson rows (MLC q4f16: 4-bit weights with fp16 group scales, as modelled);
+# 40% on the Pi 5 row (llama.cpp Q4_K_M stores ~4.85 bits per weight, the model 4.125; CPU efficiency assumed).
+PUBLISHED_DECODE = [
+    ("jetson-orin-nano", "llama-3.2-3b", 27.7, 0.15),  # Jetson AI Lab benchmarks, MLC
+    ("jetson-orin-nano", "qwen2.5-7b", 14.2, 0.15),  # Jetson AI Lab benchmarks, MLC
+    ("rpi5", "llama-3.2-3b", 4.61, 0.40),  # geerlingguy/ai-benchmarks, Ollama Q4_K_M
+]
+
+
+@pytest.mark.parametrize("hw,model,published,tol", PUBLISHED_DECODE)
+def test_decode_throughput_against_published(hw, model, published, tol):
+    cols = _columns_from([_model_rows(model, phase="decode", seq=128, weights="int4", kernel="flash-decoding")])
+    _, m = M.model_metrics(cols, load_hardware(hw, calibrated=False))
+    assert abs(m["tokens_per_s"][0] - published) / published < tol, m["tokens_per_s"][0]
