@@ -2,8 +2,8 @@
 
 Thin by design: `*_ui()` functions draw widgets and return the user's choices, `main()` wires them to
 `perfmodel.predict` (cached) and to the figure builders in perfmodel/figures.py. The app computes no
-model quantity itself. Device, model, seq, batch, dtype and phase live in the URL query parameters, so
-a link reproduces the view.
+model quantity itself. Device, model, seq, batch, dtype, phase and scope live in the URL query
+parameters, so a link reproduces the view.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SWEEP_SEQS = [2**k for k in range(7, 18)]  # 128 .. 131072 tokens
 SCOPES = getattr(W, "SCOPES", ("attention",))
 HAS_DTYPES = {"weights", "kv_dtype"} <= set(W.FIELDS)
 WEIGHT_DTYPES = getattr(W, "WEIGHT_DTYPES", ("fp32", "fp16", "bf16", "fp8", "int8"))
+
 
 # ------------------------------------------------------------------ cached calls into the public API
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -330,43 +331,46 @@ def accelerator_page() -> None:
     st.dataframe(df, hide_index=True, width="stretch")
 
 
+def workload_pages(choice: dict, notes, tabs) -> None:
+    """Compare, Roofline and Sweep (one prediction table shared by the first two); errors and hints that
+    concern every page go to `notes`, above the tabs."""
+    try:
+        base = base_workload(choice)
+    except UserError as exc:  # e.g. custom kv_heads not dividing heads
+        notes.error(str(exc))
+        return
+    comp = comparison_ui(base)
+    rows = workload_rows(base, comp)
+    if not rows:
+        notes.info("Pick at least one variant, pattern and kernel in the sidebar.")
+        return
+    with notes:
+        df = predict_devices(rows, choice["devices"])  # a mistyped pattern, a device without the dtype, ...
+    if df is None:
+        return
+    with tabs[0]:
+        compare_page(df)
+    with tabs[1]:
+        roofline_page(df, choice["dtype"])
+    with tabs[2]:
+        try:
+            sweep_page(base, comp, choice["devices"])
+        except UserError as exc:
+            st.error(str(exc))
+
+
 def main() -> None:
     st.set_page_config(page_title=TITLE, layout="wide")
     st.title(TITLE)
     init_state()
     choice = sidebar_ui()
     sync_url()
-    if not choice["devices"]:
-        st.info("Pick at least one device in the sidebar.")
-        return
-    try:
-        base = base_workload(choice)
-    except UserError as exc:
-        st.error(str(exc))
-        return
-    comp = comparison_ui(base)
+    notes = st.container()
     tabs = st.tabs(["Compare", "Roofline", "Sweep", "Accelerator"])
-    rows = workload_rows(base, comp)
-    df = None
-    if rows:
-        try:
-            df = predict_devices(rows, choice["devices"])
-        except UserError as exc:  # e.g. a pattern typed by hand
-            st.error(str(exc))
+    if choice["devices"]:
+        workload_pages(choice, notes, tabs)
     else:
-        st.info("Pick at least one variant, pattern and kernel in the sidebar.")
-    with tabs[0]:
-        if df is not None:
-            compare_page(df)
-    with tabs[1]:
-        if df is not None:
-            roofline_page(df, choice["dtype"])
-    with tabs[2]:
-        try:
-            if df is not None:  # otherwise the error above says why
-                sweep_page(base, comp, choice["devices"])
-        except UserError as exc:
-            st.error(str(exc))
+        notes.info("Pick at least one device in the sidebar.")
     with tabs[3]:
         accelerator_page()
 

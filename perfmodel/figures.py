@@ -34,7 +34,7 @@ def latency_bars(df):
     labels = np.asarray(workload_label(df), dtype=object)
     order = list(dict.fromkeys(labels))
     fig = make_subplots(rows=1, cols=len(devices), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=devices if len(devices) > 1 else None)
+                        subplot_titles=devices)
     bounds = df["bound"].to_numpy()
     present = set(bounds)
     shown = set()

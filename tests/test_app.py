@@ -107,7 +107,7 @@ def test_custom_kv_heads_not_dividing_heads_is_one_error():
     at.sidebar.number_input(key="kv_heads").set_value(5).run()
     assert not at.exception
     assert len(at.error) == 1 and "divisible by kv_heads" in at.error[0].value
-    assert not at.get("plotly_chart")
+    assert not at.tabs[0].get("plotly_chart") and not at.tabs[2].get("plotly_chart")
 
 
 def test_mistyped_pattern_and_missing_dtype_are_errors():
