@@ -51,6 +51,9 @@ def print_simulation(r: dict) -> None:
     if "error_vs_fp32" in r:
         e = r["error_vs_fp32"]
         print(f"error vs fp32 attention (relative to max|V|): max {e['max_abs_err_rel']:.2e}, rms {e['rms_err_rel']:.2e}")
+        e8, q8 = r["error_vs_int8_reference"], r["int8_reference_error_vs_fp32"]
+        print(f"  of which INT8 input quantisation alone: max {q8['max_abs_err_rel']:.2e}; the accelerator's "
+              f"arithmetic vs fp32 on the quantised inputs: max {e8['max_abs_err_rel']:.2e}, rms {e8['rms_err_rel']:.2e}")
     print(f"cycle model: {r['predicted_total_cycles']} predicted total cycles ({100 * r['cycle_model_error']:+.2f}%)")
     en = r["energy"]
     print(f"estimated energy: {en['total_j'] * 1e9:.2f} nJ (on-chip {en['on_chip_j'] * 1e9:.2f} nJ, "

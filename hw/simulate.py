@@ -94,6 +94,13 @@ def simulate(block: int, head_dim: int, seq: int, density: float, seed: int, kin
     if floats is not None:
         ref = golden.attention_fp32(*floats, golden.block_mask(rows, n), block)
         result["error_vs_fp32"] = golden.error_vs_fp32(out, sv, ref, floats[2])
+        # the same fp32 attention on the INT8-quantised inputs: what the fixed-point arithmetic adds
+        qf, kf, vf = floats
+        deq = [a * (float(np.abs(f).max()) / 127) for a, f in ((qi, qf), (ki, kf))]
+        naive = golden.attention_fp32(*deq, vi * sv, golden.block_mask(rows, n), block)
+        result["error_vs_int8_reference"] = golden.error_vs_fp32(out, sv, naive, vf)
+        result["int8_reference_error_vs_fp32"] = golden.error_vs_fp32(
+            np.zeros_like(out), 0.0, ref - naive, vf)
     pred = predict(cfg, rows, n, latency=latency, rsp_gap=rsp_gap)
     result["predicted_total_cycles"] = pred["total_cycles"]
     result["cycle_model_error"] = pred["total_cycles"] / counters["total_cycles"] - 1
