@@ -141,6 +141,8 @@ def build_workloads(args) -> tuple[dict, str]:
     phases = _choices(args.phase, ("prefill", "decode", "train"), "phase")
     if args.dtype not in ("fp32", "fp16", "bf16", "fp8", "int8"):
         raise UserError(f"unknown dtype '{args.dtype}' (expected fp32, fp16, bf16, fp8 or int8)")
+    custom = any((args.heads, args.head_dim, args.hidden, args.layers))
+    model_name = (f"{shape.id}+custom" if (args.model or args.config) else "custom") if custom else shape.id
     rows = []
     for phase in phases:
         ks = [("flash-decoding" if phase == "decode" else "flash") if k == "auto" else k for k in kernels]
@@ -153,7 +155,7 @@ def build_workloads(args) -> tuple[dict, str]:
                     rows.append(dict(heads=heads, kv_heads=kv, head_dim=head_dim, hidden=hidden, layers=layers,
                                      batch=args.batch, seq=seq, pattern=pat, kernel=k, phase=phase, dtype=args.dtype,
                                      causal=args.causal, prune=tuple(args.prune), norm=args.norm or shape.norm,
-                                     scope=scope, model=shape.id, ffn=shape.ffn, vocab=shape.vocab,
+                                     scope=scope, model=model_name, ffn=shape.ffn, vocab=shape.vocab,
                                      mlp=shape.mlp, tied_embeddings=shape.tied_embeddings,
                                      weights=getattr(args, "weights", None), kv_dtype=getattr(args, "kv_dtype", None)))
     cols = {}

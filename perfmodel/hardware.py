@@ -16,6 +16,7 @@ import yaml
 
 from perfmodel.errors import UserError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 KINDS = ("gpu", "edge-gpu", "cpu", "accelerator")
 
@@ -101,7 +102,7 @@ def read_yaml(path: Path) -> dict:
     """Load a YAML mapping; malformed YAML is the user's error, named with the file."""
     try:
         with open(path) as f:
-            doc = yaml.safe_load(f)
+            doc = yaml.load(f, Loader=_LOADER)  # the C loader when PyYAML has it: ~10x faster
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
