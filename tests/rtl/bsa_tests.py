@@ -68,13 +68,15 @@ async def random_jobs(dut):
     bench = await start(dut, seed=2)
     rng = np.random.default_rng(int(os.environ.get("BSA_SEED", "2")))
     mb = CFG.max_blocks
-    for it in range(4 * STRESS):
-        density = (0.0, 0.2, 0.5, 1.0)[it % 4]
-        nq, nk = int(rng.integers(1, min(mb, 4) + 1)), int(rng.integers(1, min(mb, 4) + 1))
+    for it in range(5 * STRESS):
+        density = (0.0, 0.2, 0.5, 1.0, float(rng.uniform()))[it % 5]
+        nq, nk = int(rng.integers(1, min(mb, 5) + 1)), int(rng.integers(1, min(mb, 5) + 1))
         kind = ("gaussian", "outliers", "uniform", "int")[int(rng.integers(0, 4))]
         job, exp = build_job(rng, nq, nk, density, kind)
+        p = (0.0, 0.3, 0.7)
         timing = Timing(latency=int(rng.integers(1, 20)), rsp_gap=int(rng.integers(1, 4)),
-                        rsp_idle=0.2, list_idle=0.3, req_stall=0.2, out_stall=0.4)
+                        rsp_idle=p[it % 3], list_idle=p[(it + 1) % 3], req_stall=p[(it + 2) % 3],
+                        out_stall=(0.4, 0.8, 0.0)[it % 3])
         res = await bench.run_job(job, timing)
         check(res, exp, f"job {it} nq={nq} nk={nk} s={density} {kind}")
 
