@@ -17,7 +17,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m hw", description="Block-sparse attention accelerator: RTL simulation, area, roofline.")
+    p = _Parser(
+        prog="python -m hw", description="Block-sparse attention accelerator: RTL simulation, area, roofline."
+    )
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     s = sub.add_parser("simulate", help="build (cached) and run one RTL simulation of a random job")
     s.add_argument("--block", type=int, required=True, help="block size B (a built configuration)")
@@ -25,10 +27,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seq", type=int, required=True, help="sequence length N (a multiple of B)")
     s.add_argument("--density", type=float, required=True, help="fraction of key blocks visited, in [0, 1]")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--kind", choices=["gaussian", "outliers", "uniform", "int", "min", "max"], default="gaussian",
-                   help="input distribution")
+    s.add_argument(
+        "--kind",
+        choices=["gaussian", "outliers", "uniform", "int", "min", "max"],
+        default="gaussian",
+        help="input distribution",
+    )
     s.add_argument("--latency", type=int, default=4, help="memory latency in cycles")
-    s.add_argument("--rsp-gap", type=int, default=1, help="cycles per memory response beat (1 row of D bytes)")
+    s.add_argument(
+        "--rsp-gap", type=int, default=1, help="cycles per memory response beat (1 row of D bytes)"
+    )
     s.add_argument("--json", action="store_true", help="print one JSON object")
     a = sub.add_parser("area", help="yosys cell counts and assumed area of a configuration")
     a.add_argument("--config", choices=list(PRESETS), default="mid")
@@ -40,24 +48,36 @@ def parser() -> argparse.ArgumentParser:
 
 
 def print_simulation(r: dict) -> None:
-    print(f"config {r['config']} (B={r['block']}, D={r['head_dim']}, P={r['macs_per_cycle']} MACs/cycle), "
-          f"seq {r['seq']}, density {r['density']}, seed {r['seed']}, inputs {r['kind']}")
+    print(
+        f"config {r['config']} (B={r['block']}, D={r['head_dim']}, P={r['macs_per_cycle']} MACs/cycle), "
+        f"seq {r['seq']}, density {r['density']}, seed {r['seed']}, inputs {r['kind']}"
+    )
     print(f"key blocks visited {r['blocks_visited']} of {r['blocks_total']}")
     for name in COUNTERS:
         print(f"  {name:18s} {r['counters'][name]}")
     print(f"MAC utilisation (busy/total): {100 * r['utilisation']:.1f}%")
-    print(f"output matches golden model bit for bit: {'yes' if r['bit_exact'] else 'NO'}; "
-          f"event counters match: {'yes' if r['counters_match_golden'] else 'NO'}")
+    print(
+        f"output matches golden model bit for bit: {'yes' if r['bit_exact'] else 'NO'}; "
+        f"event counters match: {'yes' if r['counters_match_golden'] else 'NO'}"
+    )
     if "error_vs_fp32" in r:
         e = r["error_vs_fp32"]
-        print(f"error vs fp32 attention (relative to max|V|): max {e['max_abs_err_rel']:.2e}, rms {e['rms_err_rel']:.2e}")
+        print(
+            f"error vs fp32 attention (relative to max|V|): max {e['max_abs_err_rel']:.2e}, rms {e['rms_err_rel']:.2e}"
+        )
         e8, q8 = r["error_vs_int8_reference"], r["int8_reference_error_vs_fp32"]
-        print(f"  of which INT8 input quantisation alone: max {q8['max_abs_err_rel']:.2e}; the accelerator's "
-              f"arithmetic vs fp32 on the quantised inputs: max {e8['max_abs_err_rel']:.2e}, rms {e8['rms_err_rel']:.2e}")
-    print(f"cycle model: {r['predicted_total_cycles']} predicted total cycles ({100 * r['cycle_model_error']:+.2f}%)")
+        print(
+            f"  of which INT8 input quantisation alone: max {q8['max_abs_err_rel']:.2e}; the accelerator's "
+            f"arithmetic vs fp32 on the quantised inputs: max {e8['max_abs_err_rel']:.2e}, rms {e8['rms_err_rel']:.2e}"
+        )
+    print(
+        f"cycle model: {r['predicted_total_cycles']} predicted total cycles ({100 * r['cycle_model_error']:+.2f}%)"
+    )
     en = r["energy"]
-    print(f"estimated energy: {en['total_j'] * 1e9:.2f} nJ (on-chip {en['on_chip_j'] * 1e9:.2f} nJ, "
-          f"off-chip {en['off_chip_j'] * 1e9:.2f} nJ); {en['assumptions']}")
+    print(
+        f"estimated energy: {en['total_j'] * 1e9:.2f} nJ (on-chip {en['on_chip_j'] * 1e9:.2f} nJ, "
+        f"off-chip {en['off_chip_j'] * 1e9:.2f} nJ); {en['assumptions']}"
+    )
     flags = [k for k, v in r["errors"].items() if v]
     print(f"error flags: {', '.join(flags) if flags else 'none'}")
 
@@ -68,8 +88,16 @@ def main(argv=None) -> int:
         from hw.simulate import UserError, simulate  # noqa: PLC0415
 
         try:
-            r = simulate(args.block, args.head_dim, args.seq, args.density, args.seed, args.kind,
-                         args.latency, args.rsp_gap)
+            r = simulate(
+                args.block,
+                args.head_dim,
+                args.seq,
+                args.density,
+                args.seed,
+                args.kind,
+                args.latency,
+                args.rsp_gap,
+            )
         except UserError as exc:
             print(f"hw: error: {exc}", file=sys.stderr)
             return 2
@@ -85,8 +113,10 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps(r, indent=1))
         else:
-            print(f"{r['label']}: {r['cells']} generic cells ({r['flops']} flops, {r['gates']} gates = "
-                  f"{r['gate_nand2_eq']} NAND2-eq); ~{r['area_um2_assumed_40nm'] / 1e6:.3f} mm^2 (assumed 40 nm)")
+            print(
+                f"{r['label']}: {r['cells']} generic cells ({r['flops']} flops, {r['gates']} gates = "
+                f"{r['gate_nand2_eq']} NAND2-eq); ~{r['area_um2_assumed_40nm'] / 1e6:.3f} mm^2 (assumed 40 nm)"
+            )
         return 0
     from hw.accel import accel_hardware  # noqa: PLC0415
 

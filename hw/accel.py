@@ -10,8 +10,7 @@ ASSUMED_CLOCK_HZ = 1.0e9  # assumed: not from a timing run
 def sram_bytes(cfg: AccelConfig) -> int:
     """On-chip storage: 2 Q blocks, kv_slots K and V blocks, the score block and the accumulators."""
     b, d = cfg.block, cfg.head_dim
-    bits = (2 * b * d * 8 + 2 * cfg.kv_slots * b * d * 8 + b * b * XW + b * d * cfg.aw
-            + b * (cfg.lw + 15 + 6))
+    bits = 2 * b * d * 8 + 2 * cfg.kv_slots * b * d * 8 + b * b * XW + b * d * cfg.aw + b * (cfg.lw + 15 + 6)
     return bits // 8
 
 

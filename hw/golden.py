@@ -77,8 +77,21 @@ def run_job(cfg: AccelConfig, q, k, v, rows, m: int, sh: int, nk: int | None = N
     kept, err = parse_rows(rows, nk)
     out = np.zeros((nq * b, d), dtype=np.int8)
     empty = np.ones(nq * b, dtype=bool)
-    c = dict.fromkeys(("busy_cycles", "blocks_visited", "blocks_skipped", "macs", "exps", "rescales",
-                       "divides", "sram_rd_bytes", "sram_wr_bytes", "stream_in_bytes"), 0)
+    c = dict.fromkeys(
+        (
+            "busy_cycles",
+            "blocks_visited",
+            "blocks_skipped",
+            "macs",
+            "exps",
+            "rescales",
+            "divides",
+            "sram_rd_bytes",
+            "sram_wr_bytes",
+            "stream_in_bytes",
+        ),
+        0,
+    )
     s_cycles = b * (b // p_) * d  # S = Q K^T phase, per key block
     pv_cycles = b * b * (d // p_)  # O += P V phase, per key block
     for qb, blocks in enumerate(kept):
@@ -87,14 +100,14 @@ def run_job(cfg: AccelConfig, q, k, v, rows, m: int, sh: int, nk: int | None = N
         c["blocks_skipped"] += nk - len(blocks)
         if not blocks:
             continue
-        qblk = q[qb * b:(qb + 1) * b]  # (B, D)
+        qblk = q[qb * b : (qb + 1) * b]  # (B, D)
         c["sram_wr_bytes"] += b * d
         valid = np.zeros(b, dtype=bool)
         mrow = np.zeros(b, dtype=np.int64)
         acc = np.zeros((b, d), dtype=np.int64)
         lsum = np.zeros(b, dtype=np.int64)
         for kb in blocks:
-            kblk, vblk = k[kb * b:(kb + 1) * b], v[kb * b:(kb + 1) * b]  # (B, D)
+            kblk, vblk = k[kb * b : (kb + 1) * b], v[kb * b : (kb + 1) * b]  # (B, D)
             x = logits(qblk @ kblk.T, m, sh)  # (B, B)
             mcand = (x.max(axis=1) + 2**LF - 1) >> LF
             mnew = np.where(valid, np.maximum(mrow, mcand), mcand)
@@ -111,8 +124,8 @@ def run_job(cfg: AccelConfig, q, k, v, rows, m: int, sh: int, nk: int | None = N
             c["sram_wr_bytes"] += 2 * b * d
         recip = (1 << cfg.rs) // lsum  # (B,) one divide per row
         o = (acc * recip[:, None] + (1 << (cfg.rs - 1))) >> cfg.rs
-        out[qb * b:(qb + 1) * b] = np.clip(o, -128, 127)
-        empty[qb * b:(qb + 1) * b] = False
+        out[qb * b : (qb + 1) * b] = np.clip(o, -128, 127)
+        empty[qb * b : (qb + 1) * b] = False
         c["divides"] += b
     c["stream_in_bytes"] += c["sram_wr_bytes"]
     c["stream_out_bytes"] = nq * b * d
@@ -165,7 +178,10 @@ def error_vs_fp32(out_int8: np.ndarray, v_scale: float, ref: np.ndarray, vf: np.
     got = out_int8.astype(np.float32) * v_scale
     vmax = float(np.max(np.abs(vf))) or 1.0
     diff = np.abs(got - ref)
-    return {"max_abs_err_rel": float(diff.max() / vmax), "rms_err_rel": float(np.sqrt(np.mean(diff**2)) / vmax)}
+    return {
+        "max_abs_err_rel": float(diff.max() / vmax),
+        "rms_err_rel": float(np.sqrt(np.mean(diff**2)) / vmax),
+    }
 
 
 def random_inputs(rng: np.random.Generator, n_q: int, n_k: int, d: int, kind: str = "gaussian"):

@@ -8,7 +8,9 @@ from hw import golden
 from hw.config import AccelConfig
 
 
-def random_mask(rng: np.random.Generator, nq: int, nk: int, density: float, shuffle: bool = True) -> list[list[int]]:
+def random_mask(
+    rng: np.random.Generator, nq: int, nk: int, density: float, shuffle: bool = True
+) -> list[list[int]]:
     """Per query block, the visited key blocks: round(density * nq * nk) blocks in all, spread at
     random over the (nq, nk) grid; each row's list in random order when shuffle."""
     total = nq * nk
@@ -32,7 +34,10 @@ def make_inputs(rng: np.random.Generator, cfg: AccelConfig, nq: int, nk: int, ki
     if kind in ("min", "max", "int"):
         shape_q, shape_k = (nq * b, d), (nk * b, d)
         if kind == "int":
-            qi, ki, vi = (rng.integers(-128, 128, s, dtype=np.int64).astype(np.int8) for s in (shape_q, shape_k, shape_k))
+            qi, ki, vi = (
+                rng.integers(-128, 128, s, dtype=np.int64).astype(np.int8)
+                for s in (shape_q, shape_k, shape_k)
+            )
         else:
             val = -128 if kind == "min" else 127
             qi, ki, vi = (np.full(s, val, np.int8) for s in (shape_q, shape_k, shape_k))

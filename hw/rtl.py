@@ -11,7 +11,9 @@ from hw.config import AccelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RTL_DIR = ROOT / "rtl"
-SOURCES = [RTL_DIR / f"bsa_{name}.sv" for name in ("pkg", "fifo", "exp2", "issuer", "loader", "engine", "top")]
+SOURCES = [
+    RTL_DIR / f"bsa_{name}.sv" for name in ("pkg", "fifo", "exp2", "issuer", "loader", "engine", "top")
+]
 WAIVERS = RTL_DIR / "bsa_lint.vlt"
 TOPLEVEL = "bsa_top"
 DEFAULT_BUILD_ROOT = ROOT / "build" / "rtl"
@@ -56,8 +58,16 @@ def build(cfg: AccelConfig, build_dir: Path | None = None, waves: bool | None = 
     return runner
 
 
-def run(runner, cfg: AccelConfig, test_module: str, testcase=None, extra_env=None, build_dir=None,
-        waves: bool | None = None, test_dir=None) -> Path:
+def run(
+    runner,
+    cfg: AccelConfig,
+    test_module: str,
+    testcase=None,
+    extra_env=None,
+    build_dir=None,
+    waves: bool | None = None,
+    test_dir=None,
+) -> Path:
     """Run cocotb tests of test_module (importable from sys.path) against a built parameter set.
     Returns the results.xml path."""
     waves = os.environ.get("WAVES") == "1" if waves is None else waves

@@ -19,12 +19,29 @@ async def run_job_from_env(dut):
     cfg = PRESETS[os.environ["BSA_CONFIG"]]
     data = np.load(os.environ["BSA_JOB"])
     rows = json.loads(str(data["rows"]))
-    job = Job(data["q"], data["k"], data["v"], rows, int(data["m"]), int(data["sh"]), nq=len(rows), nk=int(data["nk"]))
+    job = Job(
+        data["q"],
+        data["k"],
+        data["v"],
+        rows,
+        int(data["m"]),
+        int(data["sh"]),
+        nq=len(rows),
+        nk=int(data["nk"]),
+    )
     Clock(dut.clk_i, 10, unit="ns").start()
     bench = Bench(dut, cfg, seed=int(data["seed"]))
     await bench.reset()
     timing = Timing(latency=int(data["latency"]), rsp_gap=int(data["rsp_gap"]))
     res = await bench.run_job(job, timing)
     with open(os.environ["BSA_RESULT"], "w") as fh:
-        json.dump({"out": res.out.astype(int).tolist(), "empty": res.empty.tolist(), "counters": res.counters,
-                   "errors": res.errors, "cycles": res.cycles}, fh)
+        json.dump(
+            {
+                "out": res.out.astype(int).tolist(),
+                "empty": res.empty.tolist(),
+                "counters": res.counters,
+                "errors": res.errors,
+                "cycles": res.cycles,
+            },
+            fh,
+        )

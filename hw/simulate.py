@@ -52,12 +52,22 @@ def check_request(block: int, head_dim: int, seq: int, density: float) -> AccelC
     if seq <= 0 or seq % block:
         raise UserError(f"--seq must be a positive multiple of --block {block}, got {seq}")
     if seq // block > cfg.max_blocks:
-        raise UserError(f"--seq {seq} is over this build's limit of {cfg.max_blocks * block} ({cfg.max_blocks} blocks)")
+        raise UserError(
+            f"--seq {seq} is over this build's limit of {cfg.max_blocks * block} ({cfg.max_blocks} blocks)"
+        )
     return cfg
 
 
-def simulate(block: int, head_dim: int, seq: int, density: float, seed: int, kind: str = "gaussian",
-             latency: int = 4, rsp_gap: int = 1) -> dict:
+def simulate(
+    block: int,
+    head_dim: int,
+    seq: int,
+    density: float,
+    seed: int,
+    kind: str = "gaussian",
+    latency: int = 4,
+    rsp_gap: int = 1,
+) -> dict:
     cfg = check_request(block, head_dim, seq, density)
     n = seq // block
     rng = np.random.default_rng(seed)
@@ -68,12 +78,30 @@ def simulate(block: int, head_dim: int, seq: int, density: float, seed: int, kin
     rtl.add_to_path(rtl.ROOT)
     with tempfile.TemporaryDirectory(dir=build_dir) as tmp:
         job_path, res_path = os.path.join(tmp, "job.npz"), os.path.join(tmp, "result.json")
-        np.savez(job_path, q=qi, k=ki, v=vi, m=m, sh=sh, nk=n, rows=json.dumps(rows), seed=seed,
-                 latency=latency, rsp_gap=rsp_gap)
+        np.savez(
+            job_path,
+            q=qi,
+            k=ki,
+            v=vi,
+            m=m,
+            sh=sh,
+            nk=n,
+            rows=json.dumps(rows),
+            seed=seed,
+            latency=latency,
+            rsp_gap=rsp_gap,
+        )
         with _to_log(build_dir / "cli.log"):
             runner = rtl.build(cfg, build_dir, waves=False)
-            rtl.run(runner, cfg, "hw.sim_entry", build_dir=build_dir, waves=False, test_dir=tmp,
-                    extra_env={"BSA_JOB": job_path, "BSA_RESULT": res_path})
+            rtl.run(
+                runner,
+                cfg,
+                "hw.sim_entry",
+                build_dir=build_dir,
+                waves=False,
+                test_dir=tmp,
+                extra_env={"BSA_JOB": job_path, "BSA_RESULT": res_path},
+            )
         if not os.path.exists(res_path):
             raise RuntimeError(f"the simulation wrote no result; see {build_dir / 'cli.log'}")
         with open(res_path) as fh:
@@ -84,11 +112,20 @@ def simulate(block: int, head_dim: int, seq: int, density: float, seed: int, kin
     counters = res["counters"]
     exact = {k: counters[k] == v for k, v in exp.counters.items()}
     result = {
-        "config": cfg.label, "block": block, "head_dim": head_dim, "macs_per_cycle": cfg.macs, "seq": seq,
-        "density": density, "seed": seed, "kind": kind,
-        "blocks_visited": counters["blocks_visited"], "blocks_total": n * n,
-        "counters": counters, "errors": res["errors"],
-        "bit_exact": match, "counters_match_golden": all(exact.values()),
+        "config": cfg.label,
+        "block": block,
+        "head_dim": head_dim,
+        "macs_per_cycle": cfg.macs,
+        "seq": seq,
+        "density": density,
+        "seed": seed,
+        "kind": kind,
+        "blocks_visited": counters["blocks_visited"],
+        "blocks_total": n * n,
+        "counters": counters,
+        "errors": res["errors"],
+        "bit_exact": match,
+        "counters_match_golden": all(exact.values()),
         "utilisation": counters["busy_cycles"] / counters["total_cycles"],
     }
     if floats is not None:
@@ -100,7 +137,8 @@ def simulate(block: int, head_dim: int, seq: int, density: float, seed: int, kin
         naive = golden.attention_fp32(*deq, vi * sv, golden.block_mask(rows, n), block)
         result["error_vs_int8_reference"] = golden.error_vs_fp32(out, sv, naive, vf)
         result["int8_reference_error_vs_fp32"] = golden.error_vs_fp32(
-            np.zeros_like(out), 0.0, ref - naive, vf)
+            np.zeros_like(out), 0.0, ref - naive, vf
+        )
     pred = predict(cfg, rows, n, latency=latency, rsp_gap=rsp_gap)
     result["predicted_total_cycles"] = pred["total_cycles"]
     result["cycle_model_error"] = pred["total_cycles"] / counters["total_cycles"] - 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from hw.config import COUNTERS, CNT_W, ERRORS, AccelConfig
+from hw.config import CNT_W, COUNTERS, ERRORS, AccelConfig
 
 
 @dataclass
@@ -118,8 +118,13 @@ class Bench:
         raw = int(self.dut.err_o.value)
         return {name: bool((raw >> i) & 1) for i, name in enumerate(ERRORS)}
 
-    async def run_job(self, job: Job, timing: Timing | None = None, max_cycles: int = 2_000_000,
-                      abort_after: int | None = None) -> SimResult:
+    async def run_job(
+        self,
+        job: Job,
+        timing: Timing | None = None,
+        max_cycles: int = 2_000_000,
+        abort_after: int | None = None,
+    ) -> SimResult:
         """Run one job to its done pulse (or for abort_after cycles, then return unfinished)."""
         t = timing or Timing()
         d, cfg, rng = self.dut, self.cfg, self.rng
@@ -178,9 +183,9 @@ class Bench:
                 kv, idx = int(d.req_kv_o.value), int(d.req_idx_o.value)
                 start = max(cyc + t.latency, next_rsp)
                 if kv:
-                    data = krows[idx * b:(idx + 1) * b] + vrows[idx * b:(idx + 1) * b]
+                    data = krows[idx * b : (idx + 1) * b] + vrows[idx * b : (idx + 1) * b]
                 else:
-                    data = qrows[idx * b:(idx + 1) * b]
+                    data = qrows[idx * b : (idx + 1) * b]
                 for row in data:
                     pending.append((start, row))
                     start += t.rsp_gap

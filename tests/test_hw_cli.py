@@ -17,21 +17,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "hw", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hw", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-@pytest.mark.parametrize("args", [
-    ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "1.5"],
-    ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "-0.1"],
-    ["simulate", "--block", "8", "--head-dim", "32", "--seq", "64", "--density", "0.5"],
-    ["simulate", "--block", "8", "--head-dim", "16", "--seq", "60", "--density", "0.5"],
-    ["simulate", "--block", "8", "--head-dim", "16", "--seq", "4096", "--density", "0.5"],
-    ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64"],
-    ["simulate", "--block", "eight", "--head-dim", "16", "--seq", "64", "--density", "0.5"],
-    ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "0.5", "--bogus"],
-    ["frobnicate"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "1.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "-0.1"],
+        ["simulate", "--block", "8", "--head-dim", "32", "--seq", "64", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "60", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "4096", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64"],
+        ["simulate", "--block", "eight", "--head-dim", "16", "--seq", "64", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "0.5", "--bogus"],
+        ["frobnicate"],
+    ],
+)
 def test_bad_invocations(args):
     r = run_cli(*args, timeout=60)
     assert r.returncode == 2, (r.returncode, r.stderr)
@@ -49,7 +58,20 @@ def test_hardware_and_area():
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler for Verilator")
 def test_simulate_json():
-    r = run_cli("simulate", "--block", "4", "--head-dim", "8", "--seq", "24", "--density", "0.4", "--seed", "7", "--json")
+    r = run_cli(
+        "simulate",
+        "--block",
+        "4",
+        "--head-dim",
+        "8",
+        "--seq",
+        "24",
+        "--density",
+        "0.4",
+        "--seed",
+        "7",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
     assert out["bit_exact"] and out["counters_match_golden"]

@@ -58,7 +58,9 @@ def test_error_vs_fp32(name, kind):
     mask = golden.block_mask(rows, n)
     ref = golden.attention_fp32(qf, kf, vf, mask, cfg.block)
     err = golden.error_vs_fp32(res.out, sv, ref, vf)
-    naive = golden.attention_fp32(qi * (np.abs(qf).max() / 127), ki * (np.abs(kf).max() / 127), vi * sv, mask, cfg.block)
+    naive = golden.attention_fp32(
+        qi * (np.abs(qf).max() / 127), ki * (np.abs(kf).max() / 127), vi * sv, mask, cfg.block
+    )
     vmax = float(np.abs(vf).max())
     naive_err = float(np.abs(naive - ref).max() / vmax)
     arith_err = float(np.abs(res.out * np.float32(sv) - naive).max() / vmax)
@@ -75,7 +77,7 @@ def test_empty_rows_and_malformed_lists():
     res = golden.run_job(cfg, q, k, v, [[], [0, 5]], 1000, 12, nk=2)
     assert res.errors["err_index"] and not res.errors["err_count"]
     assert np.all(res.out[: cfg.block] == 0) and res.empty[: cfg.block].all()
-    assert not res.empty[cfg.block:].any()
+    assert not res.empty[cfg.block :].any()
     assert res.counters["blocks_visited"] == 1 and res.counters["blocks_skipped"] == 3
     res = golden.run_job(cfg, q, k, v, [[0, 1, 0], [1]], 1000, 12, nk=2)
     assert res.errors["err_count"] and res.empty[: cfg.block].all()

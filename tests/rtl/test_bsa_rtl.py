@@ -19,8 +19,10 @@ from hw.config import PRESETS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
-needs_cxx = pytest.mark.skipif(shutil.which("make") is None or shutil.which("g++") is None,
-                               reason="needs make and g++ to build the Verilator model")
+needs_cxx = pytest.mark.skipif(
+    shutil.which("make") is None or shutil.which("g++") is None,
+    reason="needs make and g++ to build the Verilator model",
+)
 
 
 def failures(results_xml: Path) -> list[str]:
