@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfmodel.kernels import (
     block_gather_attention,
@@ -214,3 +216,21 @@ def test_empty_rows(tmp_path):
     assert not pair_mask(parse_pattern(spec), 64, False)[:16].any()
     assert prepare("naive", spec, 64, causal=False)(q, k, v)[:, :, :16].isnan().all()
     assert (prepare("flash", spec, 64, causal=False)(q, k, v)[:, :, :16] == 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    b=st.integers(1, 2),
+    hkv=st.sampled_from([1, 2]),
+    g=st.sampled_from([1, 3]),
+    n=st.integers(1, 70),
+    d=st.sampled_from([4, 8]),
+    spec=st.sampled_from(["dense", "local:5", "strided:3", "hybrid:4,2", "block:8,0.5", "block:16,1.0"]),
+    causal=st.booleans(),
+    kernel=st.sampled_from(["naive", "flash"]),
+)
+def test_random_shapes_match_sdpa(b, hkv, g, n, d, spec, causal, kernel):
+    """Any batch, group size, ragged length (including blocks that do not divide n) and pattern."""
+    q, k, v = qkv(b, hkv * g, hkv, n, n, d, seed=n)
+    mask = torch.from_numpy(pair_mask(parse_pattern(spec), n, causal))
+    assert_matches(prepare(kernel, spec, n, causal)(q, k, v), q, k, v, mask)
