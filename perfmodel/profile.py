@@ -3,9 +3,9 @@
 Grid: variants (MHA, GQA, MQA) x patterns x kernels x phases x sequence lengths x batch x dtype.
 Per row: warm-up calls, then timed calls until both a minimum count and a minimum time are reached
 (--quick: 5 calls and 0.1 s; full: 10 calls and 1 s), or, for slow rows, 3 calls and a time cap
-(--quick 2 s, full 30 s);
-median, IQR and minimum latency; peak memory of one extra untimed call; the cost model's FLOPs,
-bytes and latency for the same workload (perfmodel.predict on the same device); environment metadata.
+(--quick 2 s, full 30 s); median, IQR and minimum latency; peak memory of one untimed call (the
+first warm-up call); the cost model's FLOPs, bytes and latency for the same workload
+(perfmodel.predict on the same device, attention op only); environment metadata.
 
 Timing: CPU with time.perf_counter around each call; CUDA with CUDA events and a synchronisation
 after each call. Peak memory: CUDA max_memory_allocated minus the bytes allocated before the call;
@@ -491,7 +491,10 @@ def memory_limit(device: str) -> float:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="perfmodel profile", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="perfmodel profile",
+        description="Measure the reference attention kernels over a grid; append one CSV row per workload (resumable).",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
     p.add_argument("--quick", action="store_true", help="a small grid (minutes on a 2-core CPU)")
     p.add_argument("--out", help="CSV to append to (resumes if it exists); default profile-<device>.csv")
