@@ -66,6 +66,19 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     assert rc == 0 and "already measured" in err and len(data_lines(out)) == 75
 
 
+def test_ctrl_c_keeps_rows_and_exits_130(tmp_path):
+    out = tmp_path / "int.csv"
+    proc = run_profiler(out, wait=False)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or len(data_lines(out)) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    df = load_profile(str(out))  # every row written is complete
+    assert len(df) >= 3
+
+
 def test_rows_are_complete_and_consistent(tmp_path):
     out = tmp_path / "one.csv"
     rows = [w for w in profile.grid(True, "cpu", seqs=[64]) if w["kv_heads"] == 2 and w["pattern"] == "dense"]
