@@ -252,7 +252,10 @@ def time_calls(
     unless `floor` calls already took max_time_s (slow rows), and never more than max_repeats."""
     import torch
 
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync = {"cuda": torch.cuda.synchronize, "mps": getattr(torch, "mps", None) and torch.mps.synchronize}.get(
+        device
+    )
+    sync = sync or (lambda: None)
     for _ in range(warmup):
         call()
     sync()
@@ -289,9 +292,15 @@ def peak_memory(call, device: str) -> tuple[float, str]:
         torch.cuda.synchronize()
         return float(torch.cuda.max_memory_allocated() - before), CUDA_MEMORY_METHOD
     if device == "mps":
-        before = torch.mps.current_allocated_memory()
-        call()
-        return float(max(0, torch.mps.driver_allocated_memory() - before)), "torch.mps driver allocated delta"
+        torch.mps.synchronize()
+        before = torch.mps.driver_allocated_memory()
+        out = call()
+        torch.mps.synchronize()
+        after = torch.mps.driver_allocated_memory()
+        del out
+        return float(
+            max(0, after - before)
+        ), "torch.mps driver-allocated bytes after minus before (MPS has no peak API)"
     from torch.profiler import ProfilerActivity, profile
 
     with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
