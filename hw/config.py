@@ -107,9 +107,9 @@ class AccelConfig:
 
 
 PRESETS = {
-    "tiny": AccelConfig(block=4, head_dim=8, macs=2, kv_slots=2, max_blocks=16, name="tiny"),
-    "mid": AccelConfig(block=8, head_dim=16, macs=4, kv_slots=2, max_blocks=32, name="mid"),
-    "d64": AccelConfig(block=8, head_dim=64, macs=8, kv_slots=2, max_blocks=16, name="d64"),
+    "tiny": AccelConfig(block=4, head_dim=8, macs=2, kv_slots=2, max_blocks=32, name="tiny"),
+    "mid": AccelConfig(block=8, head_dim=16, macs=4, kv_slots=2, max_blocks=64, name="mid"),
+    "d64": AccelConfig(block=8, head_dim=64, macs=8, kv_slots=2, max_blocks=32, name="d64"),
 }
 
 

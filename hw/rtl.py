@@ -52,7 +52,7 @@ def build(cfg: AccelConfig, build_dir: Path | None = None, waves: bool | None = 
         hdl_toplevel=TOPLEVEL,
         parameters=cfg.rtl_parameters(),
         build_dir=build_dir,
-        build_args=[str(WAIVERS), "-Wno-fatal", "--x-assign", "0", "--x-initial", "0"],
+        build_args=[str(WAIVERS), "--assert", "-Wno-fatal", "--x-assign", "0", "--x-initial", "0"],
         waves=waves,
     )
     return runner

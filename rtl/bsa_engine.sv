@@ -264,6 +264,15 @@ module bsa_engine #(
   assign q_release_o  = take_end && item_i[1];
   assign job_end_o    = (ep_q == EpOut) && out_ready_i && (er_q == BW'(B - 1)) && last_q;
 
+`ifndef SYNTHESIS
+  always_ff @(posedge clk_i) begin
+    begin
+      assert (!(latch && drain && dcnt_q != 1)) else $error("score drain overrun: HeadDim < Macs");
+      assert (!(state_q == StS && !q_avail_i)) else $error("S phase with no Q block loaded");
+    end
+  end
+`endif
+
   // Control registers (reset).
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin

@@ -65,4 +65,14 @@ module bsa_loader #(
       kv_loaded_q <= kv_loaded_q + (KSW + 1)'(blk_done && tag_i) - (KSW + 1)'(kv_release_i);
     end
   end
+`ifndef SYNTHESIS
+  always_ff @(posedge clk_i) begin
+    begin
+      assert (q_loaded_q <= 2'd2) else $error("more than two Q blocks loaded: Q buffer overwritten");
+      assert (kv_loaded_q <= (KSW + 1)'(KvSlots)) else $error("more K/V blocks loaded than KvSlots");
+      assert (!(q_release_i && q_loaded_q == '0)) else $error("Q slot released but none loaded");
+      assert (!(kv_release_i && kv_loaded_q == '0)) else $error("K/V slot released but none loaded");
+    end
+  end
+`endif
 endmodule

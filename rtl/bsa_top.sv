@@ -60,7 +60,6 @@ module bsa_top #(
   localparam int unsigned KSW = bsa_pkg::idx_w(KvSlots);
 
   logic active_q, eng_end_q, done_q;
-  logic [BlkW-1:0] nq_q, nk_q;
   logic [bsa_pkg::ScaleW-1:0] scale_q;
   logic [bsa_pkg::ShiftW-1:0] shift_q;
   logic [bsa_pkg::NumErr-1:0] err_q;
@@ -169,8 +168,6 @@ module bsa_top #(
       active_q  <= 1'b0;
       eng_end_q <= 1'b0;
       done_q    <= 1'b0;
-      nq_q      <= '0;
-      nk_q      <= '0;
       scale_q   <= '0;
       shift_q   <= '0;
       err_q     <= '0;
@@ -181,8 +178,6 @@ module bsa_top #(
         active_q  <= !cmd_bad;
         done_q    <= cmd_bad;
         eng_end_q <= 1'b0;
-        nq_q      <= cmd_nq_i;
-        nk_q      <= cmd_nk_i;
         scale_q   <= cmd_scale_i;
         shift_q   <= cmd_shift_i;
         err_q     <= cmd_bad ? bsa_pkg::NumErr'(1 << bsa_pkg::ErrCmd) : '0;
@@ -199,11 +194,28 @@ module bsa_top #(
     end
   end
 
+`ifndef SYNTHESIS
+  // Elaboration-time parameter checks.
+  if ((Block & (Block - 1)) != 0 || Block < 2) begin : gen_chk_block
+    $error("Block must be a power of two >= 2");
+  end
+  if ((HeadDim & (HeadDim - 1)) != 0) begin : gen_chk_head_dim
+    $error("HeadDim must be a power of two");
+  end
+  if (Block % Macs != 0 || HeadDim % Macs != 0) begin : gen_chk_macs
+    $error("Macs must divide Block and HeadDim");
+  end
+  if ((KvSlots & (KvSlots - 1)) != 0 || KvSlots < 2) begin : gen_chk_kv_slots
+    $error("KvSlots must be a power of two >= 2");
+  end
+  always_ff @(posedge clk_i) begin
+    if (finish) begin
+      assert (!out_valid_o || out_ready_i) else $error("job finished with an output row still pending");
+    end
+  end
+`endif
+
   always_comb begin
     for (int k = 0; k < bsa_pkg::NumCnt; k++) cnt_o[k*bsa_pkg::CntW +: bsa_pkg::CntW] = cnt_q[k];
   end
-
-  // nq/nk are kept for debug visibility of the running job.
-  logic unused;
-  assign unused = ^{nq_q, nk_q};
 endmodule
