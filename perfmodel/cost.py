@@ -84,20 +84,41 @@ def _pattern_args(t):
 
 
 def attention_op(t, n, sram_bytes, cores):
-    """Core attention softmax(QKᵀ·scale)·V for every phase and kernel, per layer."""
+    """Core attention softmax(QKᵀ·scale)·V for every phase and kernel, per layer.
+
+    The forward (prefill, train), backward (train) and decode parts are computed only when some row
+    needs them, so a sweep of one phase costs one part.
+    """
+    naive = t["kernel"] == NAIVE
+    is_dec, is_train = t["phase"] == DECODE, t["phase"] == TRAIN
+    zero = {"mm": 0.0, "vec": 0.0, "bytes": 0.0, "tiles": 1.0, "kernels": 0.0, "useful_mm": 0.0, "scores": 0.0,
+            "splits": 1.0}
+    fwd = _forward(t, n, sram_bytes) if not is_dec.all() else zero
+    bwd = _backward(t, n, sram_bytes, fwd) if is_train.any() else zero
+    dec = _decode(t, n, cores) if is_dec.any() else zero
+    train = is_train.astype(float)
+    flops_mm = np.where(is_dec, dec["mm"], fwd["mm"] + train * bwd["mm"])
+    return _op(flops_mm, np.where(is_dec, dec["vec"], fwd["vec"] * (1.0 + train)),
+               np.where(is_dec, dec["bytes"], fwd["bytes"] + train * bwd["bytes"]),
+               np.where(is_dec, dec["tiles"], fwd["tiles"]),
+               np.where(is_dec, dec["kernels"], np.where(naive, fwd["kernels"], 1.0) * (1.0 + train)),
+               useful_mm=np.where(is_dec, dec["useful_mm"], fwd["useful_mm"] * (1.0 + 2.5 * train)),
+               exec_mm=flops_mm, scores_bytes=np.where(is_dec, dec["scores"], fwd["scores"]),
+               splits=np.where(is_dec, dec["splits"], 1.0))
+
+
+def _forward(t, n, sram_bytes):
+    """Prefill (and the training forward) over n tokens."""
     B, H, Hkv, d, e = t["batch"], t["heads"], t["kv_heads"], t["head_dim"], t["elt"]
-    kernel, phase = t["kernel"], t["phase"]
     code, causal = t["pattern"], t["causal"]
-    naive = kernel == NAIVE
+    naive = t["kernel"] == NAIVE
     useful = P.useful_pairs(code, n, causal, **_pattern_args(t))
     masked = (useful < n * n).astype(float)  # a materialised kernel spends a masking pass only if some pair is cut
     br, bc = tile_sizes(sram_bytes, e, d)
     br_eff = np.where(code == P.BLOCK, np.minimum(t["block"], n), br)  # block-sparse: tile = pattern block
-    # ---- prefill / train forward over n tokens
-    tiled = P.tiled_pairs(code, n, causal, br, bc, block=t["block"], **_pattern_args(t))
+    tiled = P.tiled_pairs(code, n, causal, br, bc, block=t["block"], useful=useful, **_pattern_args(t))
     exec_pairs = np.where(naive, n * n, tiled)
-    fwd_mm = 4.0 * d * exec_pairs * B * H
-    fwd_vec = (SOFTMAX_FLOPS + naive * masked) * exec_pairs * B * H
+    mm = 4.0 * d * exec_pairs * B * H
     naive_bytes = e * B * ((2.0 * H + 2.0 * Hkv) * n * d + H * n * n * (4.0 + 2.0 * masked))
     # K/V are re-read once per row tile; the H / Hkv query heads sharing a KV head are packed into the
     # row tiles (FlashAttention-3 PackGQA; with FA2 the L2 catches these re-reads), so a tile holds
@@ -105,44 +126,45 @@ def attention_op(t, n, sram_bytes, cores):
     rows_per_tile = np.minimum(np.where(code == P.BLOCK, t["block"], br), (H / Hkv) * n)
     kv_reads = np.maximum(2.0 * Hkv * n * d, 2.0 * d * H * exec_pairs / rows_per_tile)
     flash_bytes = e * B * (2.0 * H * n * d + kv_reads) + 4.0 * B * H * n  # + fp32 log-sum-exp
-    fwd_bytes = np.where(naive, naive_bytes, flash_bytes)
     # tiles as a continuous count (a partial tile costs its share), so per-tile work never shrinks as n grows
-    fwd_tiles = B * H * np.where(naive, np.maximum(1.0, n / ROW_TILE),
-                                 np.where(code == P.BLOCK, np.ceil(n / br_eff), np.maximum(1.0, n / br_eff)))
-    # ---- train backward: 2.5x forward FLOPs (flash, recomputes S) or 2x (naive, stored P)
-    bwd_mm = np.where(naive, 2.0, 2.5) * fwd_mm
-    bwd_naive_bytes = e * B * (2.0 * (H + 2.0 * Hkv) * n * d + 2.0 * H * n * d + 7.0 * H * n * n)
-    bc_eff = np.where(code == P.BLOCK, np.minimum(t["block"], n), bc)
+    tiles = B * H * np.where(naive, np.maximum(1.0, n / ROW_TILE),
+                             np.where(code == P.BLOCK, np.ceil(n / br_eff), np.maximum(1.0, n / br_eff)))
+    return {"mm": mm, "vec": (SOFTMAX_FLOPS + naive * masked) * exec_pairs * B * H,
+            "bytes": np.where(naive, naive_bytes, flash_bytes), "tiles": tiles, "kernels": 4.0 + masked,
+            "useful_mm": 4.0 * d * useful * B * H, "exec_pairs": exec_pairs, "bc": bc,
+            "scores": np.where(naive, 2.0 * e * B * H * n * n, 4.0 * B * H * n)}
+
+
+def _backward(t, n, sram_bytes, fwd):
+    """Training backward: 2.5x forward FLOPs (flash, recomputes S) or 2x (naive, reuses the stored P)."""
+    B, H, Hkv, d, e = t["batch"], t["heads"], t["kv_heads"], t["head_dim"], t["elt"]
+    naive = t["kernel"] == NAIVE
+    naive_bytes = e * B * (2.0 * (H + 2.0 * Hkv) * n * d + 2.0 * H * n * d + 7.0 * H * n * n)
+    bc_eff = np.where(t["pattern"] == P.BLOCK, np.minimum(t["block"], n), fwd["bc"])
     # FlashAttention-2 backward: K, V read and dK, dV written once; per key tile, Q, O, dO read and dQ read+written
-    bwd_flash_bytes = e * B * (4.0 * Hkv * n * d + 5.0 * d * H * exec_pairs / bc_eff)
-    bwd_bytes = np.where(naive, bwd_naive_bytes, bwd_flash_bytes)
-    # ---- decode: one query per sequence against a cache of n keys
-    keys = P.decode_keys(code, n, **_pattern_args(t))
-    dec_exec = np.where(naive, n, keys)
-    dec_mm = 4.0 * d * dec_exec * B * H
-    dec_vec = (SOFTMAX_FLOPS + naive * masked) * dec_exec * B * H
-    splits = np.where(kernel == FLASH_DECODING,
-                      np.clip(cores / (B * Hkv), 1.0, np.maximum(keys / SPLIT_MIN_KEYS, 1.0)), 1.0)
-    dec_tiles = B * Hkv * np.where(naive, np.maximum(1.0, n / ROW_TILE), splits)
+    flash_bytes = e * B * (4.0 * Hkv * n * d + 5.0 * d * H * fwd["exec_pairs"] / bc_eff)
+    return {"mm": np.where(naive, 2.0, 2.5) * fwd["mm"], "bytes": np.where(naive, naive_bytes, flash_bytes)}
+
+
+def _decode(t, n, cores):
+    """One query per sequence against a cache of n keys."""
+    B, H, Hkv, d, e = t["batch"], t["heads"], t["kv_heads"], t["head_dim"], t["elt"]
+    kernel = t["kernel"]
+    naive, split = kernel == NAIVE, kernel == FLASH_DECODING
+    keys = P.decode_keys(t["pattern"], n, **_pattern_args(t))
+    masked = (keys < n).astype(float)
+    exec_keys = np.where(naive, n, keys)
+    splits = np.where(split, np.clip(cores / (B * Hkv), 1.0, np.maximum(keys / SPLIT_MIN_KEYS, 1.0)), 1.0)
+    tiles = B * Hkv * np.where(naive, np.maximum(1.0, n / ROW_TILE), splits)
     # every tile reads its group's queries, appends its share of the new K/V and writes (partial) outputs
-    per_tile = (H / Hkv) * d * (2.0 * e + (kernel == FLASH_DECODING) * 8.0) + 2.0 * d * t["kv_elt"]
-    dec_bytes = (t["kv_elt"] * B * Hkv * 2.0 * d * dec_exec + per_tile * dec_tiles
-                 + naive * e * B * H * n * (4.0 + 2.0 * masked))
-    dec_kernels = np.where(naive, 4.0 + masked, np.where(kernel == FLASH_DECODING, 2.0, 1.0))
-    # ---- assemble by phase
-    is_dec, is_train = phase == DECODE, phase == TRAIN
-    flops_mm = np.where(is_dec, dec_mm, fwd_mm + is_train * bwd_mm)
-    flops_vec = np.where(is_dec, dec_vec, fwd_vec * np.where(is_train, 2.0, 1.0))
-    nbytes = np.where(is_dec, dec_bytes, fwd_bytes + is_train * bwd_bytes)
-    tiles = np.where(is_dec, dec_tiles, fwd_tiles)
-    kernels = np.where(is_dec, dec_kernels, np.where(naive, 4.0 + masked, 1.0) * np.where(is_train, 2.0, 1.0))
-    useful_mm = np.where(is_dec, 4.0 * d * keys * B * H, 4.0 * d * useful * B * H * np.where(is_train, 3.5, 1.0))
-    exec_mm = np.where(is_dec, dec_mm, fwd_mm + is_train * bwd_mm)
-    partials = (kernel == FLASH_DECODING) * 8.0 * B * H * splits * (d + 2.0)  # fp32 split outputs + LSE
-    scores = np.where(is_dec, np.where(naive, 2.0 * e * B * H * n, partials + 4.0 * B * H),
-                      np.where(naive, 2.0 * e * B * H * n * n, 4.0 * B * H * n))
-    return _op(flops_mm, flops_vec, nbytes, tiles, kernels, useful_mm=useful_mm, exec_mm=exec_mm,
-               scores_bytes=scores, splits=splits)
+    per_tile = (H / Hkv) * d * (2.0 * e + split * 8.0) + 2.0 * d * t["kv_elt"]
+    nbytes = (t["kv_elt"] * B * Hkv * 2.0 * d * exec_keys + per_tile * tiles
+              + naive * e * B * H * n * (4.0 + 2.0 * masked))
+    partials = split * 8.0 * B * H * splits * (d + 2.0)  # fp32 split outputs + LSE
+    return {"mm": 4.0 * d * exec_keys * B * H, "vec": (SOFTMAX_FLOPS + naive * masked) * exec_keys * B * H,
+            "bytes": nbytes, "tiles": tiles, "kernels": np.where(naive, 4.0 + masked, np.where(split, 2.0, 1.0)),
+            "useful_mm": 4.0 * d * keys * B * H, "splits": splits,
+            "scores": np.where(naive, 2.0 * e * B * H * n, partials + 4.0 * B * H)}
 
 
 def kv_cache_bytes(t, n):

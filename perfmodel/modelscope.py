@@ -226,7 +226,7 @@ def lower_bound_s(res: dict, t: dict, hw) -> np.ndarray:
     """Physical lower bound of each row's time: every useful FLOP at the dtype's peak and the bytes that
     must move at full bandwidth (weights read once per step, the KV cache once; training also writes the
     gradients), overlapped perfectly, with no launch overhead and every core busy."""
-    peak = np.asarray([hw.peak(u) for u in t["dtype_name"]], dtype=float)
+    peak = np.asarray([hw.peak(u) for u in t["dtype_uniques"]], dtype=float)[t["dtype_codes"]]
     flops = res["flops"] - res["exec_flops_attn_matmul"] + res["flops_attn_matmul"]
     train = t["phase"] == C.TRAIN
     nbytes = res["weight_bytes"] * np.where(train, 2.0, 1.0) + res["kv_cache_bytes"]

@@ -210,33 +210,46 @@ def _global_extra_causal(n, w, g):
     return np.where(m <= g, _tri(m), _tri(g) + (m - g) * g)
 
 
+def _select(code, branches: dict, default):
+    """np.select over pattern codes, computing only the branches whose code occurs (lazily)."""
+    present = [c for c in branches if (code == c).any()]
+    if not present:
+        return default()
+    if len(present) == 1 and (code == present[0]).all():
+        return branches[present[0]]()
+    return np.select([code == c for c in present], [branches[c]() for c in present], default())
+
+
 def useful_pairs(code, n, causal, window=0, stride=1, n_global=0, density=1.0):
     """Query-key pairs the pattern allows, per (batch element, head), for a prefill over n tokens."""
     code, n, causal = np.asarray(code), np.asarray(n, float), np.asarray(causal, bool)
     w = np.maximum(np.asarray(window, float), 1.0)
     s = np.maximum(np.asarray(stride, float), 1.0)
-    g = np.minimum(np.asarray(n_global, float), n)
-    dense = np.where(causal, _tri(n), n * n)
-    # local
-    loc_c = _local_causal_rows(n, w)
-    loc_nc = 2.0 * loc_c - n  # window on both sides, diagonal counted once
-    local = np.where(causal, loc_c, loc_nc)
-    # strided: q = n // s full classes, r = n % s
-    q = np.floor(n / s)
-    r = n - q * s
-    str_c = n + s * q * (q - 1.0) / 2.0 + r * q
-    str_nc = r * (q + 1.0) ** 2 + (s - r) * q * q
-    strided = np.where(causal, str_c, str_nc)
-    # hybrid
-    hyb_c = loc_c + _global_extra_causal(n, w, g)
-    # non-causal: rows < g see all n; rows >= g see their local window and the global keys outside it
-    rows_local = (_local_causal_rows(n, w) - _local_causal_rows(g, w)) + (_local_causal_rows(n - g, w) - (n - g))
-    extra = _global_extra_causal(n, w, g) - _global_extra_causal(g, w, g)
-    hyb_nc = g * n + rows_local + extra
-    hybrid = np.where(causal, hyb_c, hyb_nc)
-    block = np.asarray(density, float) * dense
-    return np.select([code == LOCAL, code == STRIDED, code == HYBRID, code == BLOCK],
-                     [local, strided, hybrid, block], dense)
+
+    def dense():
+        return np.where(causal, _tri(n), n * n)
+
+    def local():
+        loc_c = _local_causal_rows(n, w)
+        return np.where(causal, loc_c, 2.0 * loc_c - n)  # non-causal: both sides, diagonal once
+
+    def strided():  # q = n // s full classes, r = n % s
+        q = np.floor(n / s)
+        r = n - q * s
+        return np.where(causal, n + s * q * (q - 1.0) / 2.0 + r * q, r * (q + 1.0) ** 2 + (s - r) * q * q)
+
+    def hybrid():
+        g = np.minimum(np.asarray(n_global, float), n)
+        hyb_c = _local_causal_rows(n, w) + _global_extra_causal(n, w, g)
+        # non-causal: rows < g see all n; rows >= g see their local window and the global keys outside it
+        rows_local = (_local_causal_rows(n, w) - _local_causal_rows(g, w)) + (_local_causal_rows(n - g, w) - (n - g))
+        extra = _global_extra_causal(n, w, g) - _global_extra_causal(g, w, g)
+        return np.where(causal, hyb_c, g * n + rows_local + extra)
+
+    def block():
+        return np.asarray(density, float) * dense()
+
+    return _select(code, {LOCAL: local, STRIDED: strided, HYBRID: hybrid, BLOCK: block}, dense)
 
 
 def decode_keys(code, n, window=0, stride=1, n_global=0, density=1.0):
@@ -252,7 +265,7 @@ def decode_keys(code, n, window=0, stride=1, n_global=0, density=1.0):
                      [w, strided, hybrid, block], n)
 
 
-def tiled_pairs(code, n, causal, br, bc, window=0, stride=1, n_global=0, density=1.0, block=1):
+def tiled_pairs(code, n, causal, br, bc, window=0, stride=1, n_global=0, density=1.0, block=1, useful=None):
     """Pairs a tiled (FlashAttention-style) kernel computes with Br x Bc tiles: mask-edge tiles whole.
 
     dense causal: n^2/2 + n (Br + Bc) / 2 (a diagonal tile per query tile); local: the window span plus
@@ -262,22 +275,29 @@ def tiled_pairs(code, n, causal, br, bc, window=0, stride=1, n_global=0, density
     """
     code, n, causal = np.asarray(code), np.asarray(n, float), np.asarray(causal, bool)
     br, bc = np.minimum(np.asarray(br, float), n), np.minimum(np.asarray(bc, float), n)
-    useful = useful_pairs(code, n, causal, window, stride, n_global, density)
+    if useful is None:
+        useful = useful_pairs(code, n, causal, window, stride, n_global, density)
     dense_t = np.where(causal, np.minimum(n * n / 2.0 + n * (br + bc) / 2.0, n * n), n * n)
     w = np.asarray(window, float)
-    span = np.where(causal, w + br + bc, 2.0 * w + br + bc)
-    local_t = n * span
-    s = np.maximum(np.asarray(stride, float), 1.0)
-    m = n / s
-    brs, bcs = np.minimum(br, m), np.minimum(bc, m)
-    strided_t = s * np.where(causal, np.minimum(m * m / 2.0 + m * (brs + bcs) / 2.0, m * m), m * m)
-    g_keys = np.ceil(np.asarray(n_global, float) / bc) * bc
-    g_rows = np.ceil(np.asarray(n_global, float) / br) * br
-    hybrid_t = local_t + n * g_keys + np.where(causal, 0.0, g_rows * n)
-    b = np.minimum(np.maximum(np.asarray(block, float), 1.0), n)
-    nb = np.ceil(n / b)
-    blocks = np.where(causal, nb * (nb + 1.0) / 2.0, nb * nb)
-    block_t = np.asarray(density, float) * blocks * b * b
-    tiled = np.select([code == LOCAL, code == STRIDED, code == HYBRID, code == BLOCK],
-                      [local_t, strided_t, hybrid_t, block_t], dense_t)
+
+    def local_t():
+        return n * np.where(causal, w + br + bc, 2.0 * w + br + bc)
+
+    def strided_t():
+        s = np.maximum(np.asarray(stride, float), 1.0)
+        m = n / s
+        brs, bcs = np.minimum(br, m), np.minimum(bc, m)
+        return s * np.where(causal, np.minimum(m * m / 2.0 + m * (brs + bcs) / 2.0, m * m), m * m)
+
+    def hybrid_t():
+        g_keys = np.ceil(np.asarray(n_global, float) / bc) * bc
+        g_rows = np.ceil(np.asarray(n_global, float) / br) * br
+        return local_t() + n * g_keys + np.where(causal, 0.0, g_rows * n)
+
+    def block_t():
+        b = np.minimum(np.maximum(np.asarray(block, float), 1.0), n)
+        nb = np.ceil(n / b)
+        return np.asarray(density, float) * np.where(causal, nb * (nb + 1.0) / 2.0, nb * nb) * b * b
+
+    tiled = _select(code, {LOCAL: local_t, STRIDED: strided_t, HYBRID: hybrid_t, BLOCK: block_t}, lambda: dense_t)
     return np.clip(tiled, useful, dense_t)
