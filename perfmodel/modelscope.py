@@ -58,12 +58,15 @@ def encode(t: dict, cols: dict) -> None:
         bad = ~(t[name] >= 1) | (t[name] != np.floor(t[name]))
         if bad.any():
             raise UserError(f"row {int(np.argmax(bad))}: {name} must be a positive integer")
-    mlp = cols["mlp"]
-    for u in set(mlp.tolist()):
+    from perfmodel.predict import _factorize
+
+    codes, uniques = _factorize(cols["mlp"])
+    for u in uniques:
         if u not in MLP_CODES:
             raise UserError(f"unknown mlp '{u}' (expected one of: {', '.join(MLP_CODES)})")
-    t["mlp"] = np.asarray([MLP_CODES[u] for u in mlp])
-    t["tied"] = np.asarray([bool(v) for v in cols["tied_embeddings"]])
+    t["mlp"] = np.asarray([MLP_CODES[u] for u in uniques])[codes]
+    tied = cols["tied_embeddings"]
+    t["tied"] = np.asarray([bool(v) for v in tied]) if tied.dtype == object else np.asarray(tied, dtype=bool)
 
 
 def _num(col, n):
