@@ -222,7 +222,7 @@ def _replace(hw: Hardware, **changes) -> Hardware:
     return replace(hw, **changes)
 
 
-_CAL_KEYS = {"id", "source", "efficiency", "launch_overhead_us", "fit"}
+_CAL_KEYS = {"id", "source", "cpu", "efficiency", "launch_overhead_us", "fit"}
 
 
 def apply_calibration(hw: Hardware) -> Hardware:
@@ -234,6 +234,8 @@ def apply_calibration(hw: Hardware) -> Hardware:
     unknown = set(doc) - _CAL_KEYS
     if unknown:
         raise UserError(f"{path}: unknown key '{sorted(unknown)[0]}' (expected: {', '.join(sorted(_CAL_KEYS))})")
+    if hw.id == "host" and doc.get("cpu") != hw.name:  # fitted on another CPU (or one not named): not this one
+        return hw
     for key in ("source", "efficiency"):
         if key not in doc:
             raise UserError(f"{path}: missing key '{key}'")
