@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--power-mode", help="a published power mode of the device (see `perfmodel hw show`)")
     p.add_argument("--uncalibrated", action="store_true", help="use the assumed efficiencies, not calibration")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    sub.add_parser("profile", help="measure the reference kernels on this CPU or GPU (see profile --help)")
+    sub.add_parser("calibrate", help="fit a device's efficiencies to a measured profile (see calibrate --help)")
     hw = sub.add_parser("hw", help="the hardware catalog")
     hw_sub = hw.add_subparsers(dest="hw_command", parser_class=_Parser)
     hw_sub.add_parser("list", help="list devices")
@@ -121,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] == "calibrate":  # fits efficiencies to a measured profile
+            from perfmodel.calibrate import main as calibrate_main
+
+            return calibrate_main(argv[1:])
         if argv and argv[0] == "profile":  # the profiler owns its flags (imports torch, so kept apart)
             from perfmodel.profile import main as profile_main
 

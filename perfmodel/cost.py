@@ -35,10 +35,15 @@ SPLIT_MIN_KEYS = 128  # flash-decoding never splits the cache finer than this
 FULLY_PARALLEL = np.inf  # tile count of ops assumed to fill the machine (GEMMs/GEMVs: split-K, norms)
 
 
+MAX_TILE = 128  # no real kernel tiles wider: FlashAttention-2/3 use 64 or 128 keys per block, CPU kernels alike
+
+
 def tile_sizes(sram_bytes, elt_bytes, d):
-    """FlashAttention tiles from the on-chip memory M (elements): Bc = ceil(M/4d), Br = min(Bc, d)."""
+    """FlashAttention tiles from the on-chip memory M (elements): Bc = ceil(M/4d), Br = min(Bc, d)
+    (Algorithm 1), with Bc capped at MAX_TILE: a 1 MiB CPU L2 would otherwise give 1024-key tiles that
+    no kernel uses, and sparse patterns would lose their skipped blocks."""
     m = sram_bytes / elt_bytes
-    bc = np.maximum(np.ceil(m / (4.0 * d)), 1.0)
+    bc = np.clip(np.ceil(m / (4.0 * d)), 1.0, MAX_TILE)
     return np.minimum(bc, d), bc
 
 

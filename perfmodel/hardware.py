@@ -252,4 +252,8 @@ def apply_calibration(hw: Hardware) -> Hardware:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise UserError(f"{path}: launch_overhead_us must be a number >= 0, got {value!r}")
         changes["launch_overhead_s"] = float(value) * 1e-6
-    return _replace(hw, calibrated=True, calibration_source=str(doc["source"]), **changes)
+    sources = dict(hw.sources)
+    for key in changes:
+        name = "launch_overhead_us" if key == "launch_overhead_s" else key.replace("eff_", "efficiency.")
+        sources[name] = f"calibrated: {doc['source']} ({path.name})"
+    return _replace(hw, calibrated=True, calibration_source=str(doc["source"]), sources=sources, **changes)
