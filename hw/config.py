@@ -9,7 +9,8 @@ Fixed-point formats (all integers, two's complement unless marked unsigned):
   x (log2 logit)     XW = 20 bits, LF = 6 fraction bits: x = sat_XW((S * M + 2^(SH-1)) >> SH),
                      M = scale * log2(e) * 2^(LF+SH) (16-bit unsigned), SH in 0..31
   m (row max)        integer part, m = ceil(max x / 2^LF)   (15 bits)
-  p = exp2(x - m)    unsigned 9 bits, PF = 8 fraction bits: LUT[f] >> n, LUT[f] = round(2^(f/64) * 2^8)
+  p = exp2(x - m)    unsigned 9 bits, PF = 8 fraction bits: (LUT[f] + 2^(n-1)) >> n (rounded), n = integer
+                     part of m - x, LUT[f] = round(2^(f/64) * 2^8), f = fraction bits of x - m
   l (row sum)        unsigned LW = PF + 1 + clog2(B * MaxBlocks) bits
   acc (O numerator)  AW = PF + 8 + clog2(B * MaxBlocks) + 1 bits
   recip              floor(2^RS / l), RS = LW + 12 (one divide per row)

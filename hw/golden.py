@@ -35,10 +35,12 @@ def logits(s: np.ndarray, m: int, sh: int) -> np.ndarray:
 
 
 def exp2_fixed(y: np.ndarray) -> np.ndarray:
-    """p = 2^(y / 2^LF) * 2^PF for y <= 0, by LUT on the fraction and a shift by the integer part."""
+    """p = 2^(y / 2^LF) * 2^PF for y <= 0, by LUT on the fraction and a rounding right shift by the
+    integer part (rounding, not truncation: many small weights must not lose their mass)."""
     n = -(y >> LF)
     f = y & (2**LF - 1)
-    return np.where(n >= PF + 2, 0, LUT[f] >> np.minimum(n, PF + 2))
+    nn = np.minimum(n, PF + 2)
+    return np.where(n >= PF + 2, 0, (LUT[f] + ((1 << nn) >> 1)) >> nn)
 
 
 @dataclass
