@@ -175,7 +175,11 @@ async def reset_mid_job(dut):
     """A reset in the middle of a job, then a clean job."""
     bench = await start(dut, seed=5)
     rng = np.random.default_rng(5)
-    for abort in (7, 40, 150):
+    from hw.cycles import predict  # noqa: PLC0415
+
+    total = predict(CFG, [[0, 1, 2]] * 3, 3, latency=5)["total_cycles"]
+    # early (loading), mid-compute, and late (epilogue and output of the last query block)
+    for abort in (7, 40, total // 2, total - CFG.block * 3):
         job, _ = build_job(rng, 3, 3, 1.0)
         res = await bench.run_job(job, Timing(latency=5), abort_after=abort)
         assert not res.finished
