@@ -101,6 +101,9 @@ def main(argv=None) -> int:
         except UserError as exc:
             print(f"hw: error: {exc}", file=sys.stderr)
             return 2
+        except RuntimeError as exc:  # the tools (Verilator, a C++ compiler) are missing or failed
+            print(f"hw: simulation failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 1
         if args.json:
             print(json.dumps(r, indent=1))
         else:

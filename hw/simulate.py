@@ -69,6 +69,10 @@ def simulate(
     rsp_gap: int = 1,
 ) -> dict:
     cfg = check_request(block, head_dim, seq, density)
+    if seed < 0:
+        raise UserError(f"--seed must be >= 0, got {seed}")
+    if latency < 0 or rsp_gap < 1:
+        raise UserError("--latency must be >= 0 and --rsp-gap >= 1")
     n = seq // block
     rng = np.random.default_rng(seed)
     qi, ki, vi, m, sh, sv, floats = make_inputs(rng, cfg, n, n, kind)

@@ -39,6 +39,8 @@ def run_cli(*args, timeout=600):
         ["simulate", "--block", "eight", "--head-dim", "16", "--seq", "64", "--density", "0.5"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "0.5", "--bogus"],
         ["frobnicate"],
+        ["simulate", "--block", "4", "--head-dim", "8", "--seq", "16", "--density", "0.5", "--seed", "-1"],
+        ["simulate", "--block", "4", "--head-dim", "8", "--seq", "16", "--density", "0.5", "--rsp-gap", "0"],
     ],
 )
 def test_bad_invocations(args):
