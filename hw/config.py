@@ -100,6 +100,13 @@ class AccelConfig:
         }
 
     @classmethod
+    def from_rtl_parameters(cls, params: dict, name: str = "") -> AccelConfig:
+        """Inverse of rtl_parameters()."""
+        return cls(
+            params["Block"], params["HeadDim"], params["Macs"], params["KvSlots"], params["MaxBlocks"], name
+        )
+
+    @classmethod
     def from_name(cls, name: str) -> AccelConfig:
         try:
             return PRESETS[name]
@@ -111,6 +118,12 @@ PRESETS = {
     "tiny": AccelConfig(block=4, head_dim=8, macs=2, kv_slots=2, max_blocks=32, name="tiny"),
     "mid": AccelConfig(block=8, head_dim=16, macs=4, kv_slots=2, max_blocks=64, name="mid"),
     "d64": AccelConfig(block=8, head_dim=64, macs=8, kv_slots=2, max_blocks=32, name="d64"),
+}
+# Corner parameter sets the RTL tests also build: P = B = D (one chunk per row, the score drain
+# back to back) with four K/V slots; and one multiplier (P = 1) with the smallest block.
+CORNERS = {
+    "square": AccelConfig(block=4, head_dim=4, macs=4, kv_slots=4, max_blocks=8, name="square"),
+    "serial": AccelConfig(block=2, head_dim=4, macs=1, kv_slots=2, max_blocks=8, name="serial"),
 }
 
 

