@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -95,8 +96,10 @@ def simulate(
             latency=latency,
             rsp_gap=rsp_gap,
         )
-        with _to_log(build_dir / "cli.log"):
+        with _to_log(build_dir / "cli.log"), open(build_dir / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent CLI runs share one cached build
             runner = rtl.build(cfg, build_dir, waves=False)
+            fcntl.flock(lock, fcntl.LOCK_UN)
             rtl.run(
                 runner,
                 cfg,
