@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     s = sub.add_parser("simulate", help="build (cached) and run one RTL simulation of a random job")
-    s.add_argument("--block", type=int, required=True, help="block size B (a built configuration)")
+    s.add_argument("--block", type=int, required=True,
+                   help="block size B (a power of two; a new configuration is built on first use, then cached)")
     s.add_argument("--head-dim", type=int, required=True, help="head dimension D")
     s.add_argument("--seq", type=int, required=True, help="sequence length N (a multiple of B)")
     s.add_argument("--density", type=float, required=True, help="fraction of key blocks visited, in [0, 1]")
@@ -37,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--rsp-gap", type=int, default=1, help="cycles per memory response beat (1 row of D bytes)"
     )
+    s.add_argument("--macs", type=int, help="MACs per cycle P (default: the preset's, else min(B, D, 8))")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     a = sub.add_parser("area", help="yosys cell counts and assumed area of a configuration")
     a.add_argument("--config", choices=list(PRESETS), default="mid")
@@ -97,6 +99,7 @@ def main(argv=None) -> int:
                 args.kind,
                 args.latency,
                 args.rsp_gap,
+                args.macs,
             )
         except UserError as exc:
             print(f"hw: error: {exc}", file=sys.stderr)

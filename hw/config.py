@@ -128,9 +128,28 @@ CORNERS = {
 
 
 def find_preset(block: int, head_dim: int) -> AccelConfig:
-    """The built preset with this block size and head dim (the CLI builds only presets)."""
+    """The preset with this block size and head dim (ValueError if none)."""
     for cfg in PRESETS.values():
         if cfg.block == block and cfg.head_dim == head_dim:
             return cfg
     known = ", ".join(f"--block {c.block} --head-dim {c.head_dim}" for c in PRESETS.values())
-    raise ValueError(f"no built configuration with block {block} and head dim {head_dim} (known: {known})")
+    raise ValueError(f"no preset with block {block} and head dim {head_dim} (presets: {known})")
+
+
+MAX_MACS = 8  # MACs per cycle of an on-demand configuration (the presets' largest)
+
+
+def config_for(block: int, head_dim: int, n_blocks: int, macs: int | None = None) -> AccelConfig:
+    """The configuration a job of n_blocks query/key blocks runs on: a preset when one fits, else a
+    new parameter set (built on first use and cached by its label): P = min(B, D, 8) MACs per cycle,
+    room for the next power of two >= max(16, n_blocks) blocks. ValueError for impossible shapes."""
+    try:
+        preset = find_preset(block, head_dim)
+        if n_blocks <= preset.max_blocks and macs in (None, preset.macs):
+            return preset
+    except ValueError:
+        pass
+    p = macs or min(block, head_dim, MAX_MACS)
+    m = 1 << max(4, (max(n_blocks, 1) - 1).bit_length())
+    cfg = AccelConfig(block=block, head_dim=head_dim, macs=p, kv_slots=2, max_blocks=m)
+    return AccelConfig(block=block, head_dim=head_dim, macs=p, kv_slots=2, max_blocks=m, name=f"{cfg.label}_m{m}")

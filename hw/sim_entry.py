@@ -3,6 +3,7 @@ the RTL's outputs, counters and flags to $BSA_RESULT (JSON)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 
@@ -10,13 +11,13 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 
-from hw.config import PRESETS
+from hw.config import AccelConfig
 from hw.tb import Bench, Job, Timing
 
 
 @cocotb.test()
 async def run_job_from_env(dut):
-    cfg = PRESETS[os.environ["BSA_CONFIG"]]
+    cfg = AccelConfig.from_rtl_parameters(ast.literal_eval(os.environ["BSA_PARAMS"]), os.environ.get("BSA_CONFIG", ""))
     data = np.load(os.environ["BSA_JOB"])
     rows = json.loads(str(data["rows"]))
     job = Job(

@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 
 from hw import golden, rtl
-from hw.config import AccelConfig, find_preset
+from hw.config import AccelConfig, config_for
 from hw.cycles import predict
 from hw.energy import job_energy
 from hw.jobs import make_inputs, random_mask
@@ -43,20 +43,27 @@ class UserError(ValueError):
     """A bad request (flags out of range); the CLI prints it on one line and exits 2."""
 
 
-def check_request(block: int, head_dim: int, seq: int, density: float) -> AccelConfig:
+MAX_SEQ_BLOCKS = 256  # a job of up to 256 x 256 blocks (the simulation time grows with its square)
+
+
+def check_request(block: int, head_dim: int, seq: int, density: float, macs: int | None = None) -> AccelConfig:
     if not 0.0 <= density <= 1.0:
         raise UserError(f"--density must be in [0, 1], got {density}")
-    try:
-        cfg = find_preset(block, head_dim)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    if block < 2 or head_dim < 2 or block & (block - 1) or head_dim & (head_dim - 1):
+        raise UserError(f"--block and --head-dim must be powers of two >= 2, got {block} and {head_dim}")
+    if block > 64 or head_dim > 256:
+        raise UserError(f"--block must be <= 64 and --head-dim <= 256 (got {block}, {head_dim}): larger cores "
+                        "take too long to build and simulate here")
     if seq <= 0 or seq % block:
         raise UserError(f"--seq must be a positive multiple of --block {block}, got {seq}")
-    if seq // block > cfg.max_blocks:
-        raise UserError(
-            f"--seq {seq} is over this build's limit of {cfg.max_blocks * block} ({cfg.max_blocks} blocks)"
-        )
-    return cfg
+    if seq // block > MAX_SEQ_BLOCKS:
+        raise UserError(f"--seq {seq} is over {MAX_SEQ_BLOCKS * block} ({MAX_SEQ_BLOCKS} blocks of {block})")
+    if macs is not None and (macs < 1 or macs & (macs - 1) or block % macs or head_dim % macs):
+        raise UserError(f"--macs must be a power of two dividing --block and --head-dim, got {macs}")
+    try:
+        return config_for(block, head_dim, seq // block, macs)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def simulate(
@@ -68,8 +75,9 @@ def simulate(
     kind: str = "gaussian",
     latency: int = 4,
     rsp_gap: int = 1,
+    macs: int | None = None,
 ) -> dict:
-    cfg = check_request(block, head_dim, seq, density)
+    cfg = check_request(block, head_dim, seq, density, macs)
     if seed < 0:
         raise UserError(f"--seed must be >= 0, got {seed}")
     if latency < 0 or rsp_gap < 1:

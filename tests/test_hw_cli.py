@@ -32,7 +32,9 @@ def run_cli(*args, timeout=600):
     [
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "1.5"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "-0.1"],
-        ["simulate", "--block", "8", "--head-dim", "32", "--seq", "64", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "24", "--seq", "64", "--density", "0.5"],
+        ["simulate", "--block", "128", "--head-dim", "16", "--seq", "256", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "0.5", "--macs", "3"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "60", "--density", "0.5"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "4096", "--density", "0.5"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64"],
@@ -88,3 +90,14 @@ def test_simulate_text():
     r = run_cli("simulate", "--block", "4", "--head-dim", "8", "--seq", "16", "--density", "0", "--seed", "1")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "bit for bit: yes" in r.stdout and "total_cycles" in r.stdout and "estimated energy" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler for Verilator")
+def test_simulate_builds_a_configuration_that_is_not_a_preset():
+    """A shape no preset has (B=4, D=16, 2 MACs/cycle) is built on first use and checked bit for bit."""
+    r = run_cli("simulate", "--block", "4", "--head-dim", "16", "--macs", "2", "--seq", "20", "--density", "0.6",
+                "--seed", "11", "--kind", "outliers", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["config"] == "b4_d16_p2_m16" and out["macs_per_cycle"] == 2
+    assert out["bit_exact"] and out["counters_match_golden"] and abs(out["cycle_model_error"]) < 0.05
