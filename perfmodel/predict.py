@@ -192,6 +192,8 @@ def _encode_prune(t, col):
 
 def _layer_matrix(t, rows):
     """(n (W, K), layer weights (W, K)) for the selected rows."""
+    if rows.all() and not t["pruned"].any():
+        return t["seq"][:, None], t["layers"][:, None]
     if not t["pruned"][rows].any():
         return t["seq"][rows][:, None], t["layers"][rows][:, None]
     lmax = int(t["layers"][rows].max())
@@ -241,26 +243,29 @@ def evaluate(t: dict, hw: Hardware, extra_ops=None) -> dict:
         return out
     out = {}
     peak_all = _peak_array(t, hw)
-    groups = [~t["pruned"], t["pruned"]]
-    for rows in groups:
+    if not t["pruned"].any():  # the common case: every layer sees the same tokens, one pass
+        return _evaluate_rows(t, np.ones(n_rows, bool), hw, peak_all, extra_ops)
+    for rows in (~t["pruned"], t["pruned"]):
         if not rows.any():
             continue
-        n, lw = _layer_matrix(t, rows)
-        s = _sub(t, rows)
-        peak = peak_all[rows][:, None]
-        ops = {"norm": C.norm_op(s, n), **C.proj_ops(s, n), "attn": C.attention_op(s, n, hw.sram_per_core, hw.cores)}
-        if (s["scope_code"] != M.ATTENTION).any():  # layer / model scope: MLP, embedding, LM head, ...
-            ops.update(M.scope_ops(s, n, hw))
-        if extra_ops is not None:
-            ops.update(extra_ops(s, n, hw))
-        res = _roofline(ops, s, n, lw, hw, peak)
-        if rows.all():  # the common case: no pruned rows
-            return res
+        res = _evaluate_rows(t, rows, hw, peak_all, extra_ops)
         for k, v in res.items():
             if k not in out:
                 out[k] = np.zeros(n_rows, dtype=v.dtype)
             out[k][rows] = v
     return out
+
+
+def _evaluate_rows(t, rows, hw, peak_all, extra_ops):
+    n, lw = _layer_matrix(t, rows)
+    s = _sub(t, rows)
+    peak = (peak_all if rows.all() else peak_all[rows])[:, None]
+    ops = {"norm": C.norm_op(s, n), **C.proj_ops(s, n), "attn": C.attention_op(s, n, hw.sram_per_core, hw.cores)}
+    if (s["scope_code"] != M.ATTENTION).any():  # layer / model scope: MLP, embedding, LM head, ...
+        ops.update(M.scope_ops(s, n, hw))
+    if extra_ops is not None:
+        ops.update(extra_ops(s, n, hw))
+    return _roofline(ops, s, n, lw, hw, peak)
 
 
 def _sum(x, lw):
