@@ -31,7 +31,6 @@ from perfmodel.workload import (
 
 NORM_CODES = {"layernorm": C.LAYERNORM, "rmsnorm": C.RMSNORM}
 INT_FIELDS = ("heads", "kv_heads", "head_dim", "hidden", "layers", "batch", "seq")
-OPS = ("norm", "qkv_proj", "attn", "o_proj")
 
 
 def _column(columns: dict, name: str, n: int):
@@ -150,8 +149,8 @@ def _factorize(col):
     return codes, list(index)
 
 
-def _encode_patterns(t, col):
-    codes, uniques = col
+def _encode_patterns(t, factorized):
+    codes, uniques = factorized
     pats = [P.parse_pattern(str(u)) for u in uniques]
     for attr in ("window", "stride", "n_global", "block", "density"):
         t[attr] = np.asarray([float(getattr(p, attr)) for p in pats])[codes]
@@ -172,7 +171,6 @@ def _encode_patterns(t, col):
                     t["density"][sel] = visits.sum() / allowed
     t["pattern"] = np.asarray([p.code for p in pats])[codes]
     t["pattern_codes"], t["pattern_labels"] = codes, [p.label for p in pats]
-    # a window >= seq is dense; keep the code but the counts already reduce to dense
 
 
 def _encode_prune(t, col):
