@@ -88,7 +88,7 @@ def _pattern_args(t):
     return dict(window=t["window"], stride=t["stride"], n_global=t["n_global"], density=t["density"])
 
 
-def attention_op(t, n, sram_bytes, cores):
+def attention_op(t, n, sram_bytes, cores, l2_bytes=0.0):
     """Core attention softmax(QKᵀ·scale)·V for every phase and kernel, per layer.
 
     The forward (prefill, train), backward (train) and decode parts are computed only when some row
@@ -98,7 +98,7 @@ def attention_op(t, n, sram_bytes, cores):
     is_dec, is_train = t["phase"] == DECODE, t["phase"] == TRAIN
     zero = {"mm": 0.0, "vec": 0.0, "bytes": 0.0, "tiles": 1.0, "kernels": 0.0, "useful_mm": 0.0, "scores": 0.0,
             "splits": 1.0}
-    fwd = _forward(t, n, sram_bytes) if not is_dec.all() else zero
+    fwd = _forward(t, n, sram_bytes, cores, l2_bytes) if not is_dec.all() else zero
     bwd = _backward(t, n, sram_bytes, fwd) if is_train.any() else zero
     dec = _decode(t, n, cores) if is_dec.any() else zero
     train = is_train.astype(float)
@@ -112,7 +112,7 @@ def attention_op(t, n, sram_bytes, cores):
                splits=np.where(is_dec, dec["splits"], 1.0))
 
 
-def _forward(t, n, sram_bytes):
+def _forward(t, n, sram_bytes, cores=1.0, l2_bytes=0.0):
     """Prefill (and the training forward) over n tokens."""
     B, H, Hkv, d, e = t["batch"], t["heads"], t["kv_heads"], t["head_dim"], t["elt"]
     code, causal = t["pattern"], t["causal"]
@@ -129,7 +129,14 @@ def _forward(t, n, sram_bytes):
     # row tiles (FlashAttention-3 PackGQA; with FA2 the L2 catches these re-reads), so a tile holds
     # min(Br, g·n) rows and a short sequence reads each KV head once.
     rows_per_tile = np.minimum(np.where(code == P.BLOCK, t["block"], br), (H / Hkv) * n)
-    kv_reads = np.maximum(2.0 * Hkv * n * d, 2.0 * d * H * exec_pairs / rows_per_tile)
+    once = 2.0 * Hkv * n * d
+    rereads = np.maximum(once, 2.0 * d * H * exec_pairs / rows_per_tile)
+    # The tiles running at once share K/V through the L2: when the K/V of the KV heads in flight fit
+    # there, only the first read of each reaches DRAM (the fraction that fits is served from the L2).
+    tiles_per_kv_head = np.maximum(1.0, (H / Hkv) * n / rows_per_tile)
+    heads_in_flight = np.clip(cores / tiles_per_kv_head, 1.0, B * Hkv)
+    hit = np.clip(l2_bytes / (2.0 * n * d * e * heads_in_flight), 0.0, 1.0)
+    kv_reads = rereads - hit * (rereads - once)
     flash_bytes = e * B * (2.0 * H * n * d + kv_reads) + 4.0 * B * H * n  # + fp32 log-sum-exp
     # tiles as a continuous count (a partial tile costs its share), so per-tile work never shrinks as n grows
     tiles = B * H * np.where(naive, np.maximum(1.0, n / ROW_TILE),

@@ -258,7 +258,7 @@ def _evaluate_rows(t, rows, hw, peak_all, extra_ops):
     n, lw = _layer_matrix(t, rows)
     s = _sub(t, rows)
     peak = (peak_all if rows.all() else peak_all[rows])[:, None]
-    ops = {"norm": C.norm_op(s, n), **C.proj_ops(s, n), "attn": C.attention_op(s, n, hw.sram_per_core, hw.cores)}
+    ops = {"norm": C.norm_op(s, n), **C.proj_ops(s, n), "attn": C.attention_op(s, n, hw.sram_per_core, hw.cores, hw.l2 or 0.0)}
     if (s["scope_code"] != M.ATTENTION).any():  # layer / model scope: MLP, embedding, LM head, ...
         ops.update(M.scope_ops(s, n, hw))
     if extra_ops is not None:

@@ -46,15 +46,27 @@ def test_naive_attention_bytes_theta_nd_plus_n2():
 
 
 def test_flash_attention_bytes_use_real_tiles():
-    # H100: 228 KiB shared memory per SM -> M = 116736 fp16 elements; d = 64:
-    # Bc = ceil(M / 4d) = 456, Br = min(Bc, d) = 64 (FlashAttention Algorithm 1).
+    # H200 (no L2 size in its profile, so no L2 reuse): 228 KiB shared memory per SM -> M = 116736 fp16
+    # elements; d = 64: Bc = ceil(M / 4d) = 456 (capped at 128 keys), Br = min(Bc, d) = 64 (Algorithm 1).
     # Bytes: Q read + O written once (2Nd), K and V re-read once per query tile (2 d N^2 / Br), fp32 LSE (4N).
-    hw = load_hardware("h100-sxm", calibrated=False)
-    assert hw.sram_per_core == 228 * 1024
+    hw = load_hardware("h200", calibrated=False)
+    assert hw.sram_per_core == 228 * 1024 and hw.l2 is None
     N, d = 4096, 64
-    r = one(heads=1, head_dim=d, seq=N, causal=False, kernel="flash", phase="prefill", dtype="fp16")
+    r = one(hw="h200", heads=1, head_dim=d, seq=N, causal=False, kernel="flash", phase="prefill", dtype="fp16")
     assert math.ceil(116736 / (4 * d)) == 456
     assert r["bytes_attn"] == 2 * (2 * N * d + 2 * d * N * N / 64) + 4 * N
+
+
+def test_l2_serves_kv_rereads_while_they_fit():
+    # H100, 50 MiB L2: one head's K/V at N = 4096, d = 64, fp16 is 1 MiB, so only the first read of K and V
+    # reaches DRAM; at N = 2^20 (256 MiB of K/V per head) most re-reads do.
+    N, d = 4096, 64
+    r = one(heads=1, head_dim=d, seq=N, causal=False, kernel="flash", phase="prefill", dtype="fp16")
+    assert r["bytes_attn"] == 2 * (2 * N * d + 2 * N * d) + 4 * N
+    N = 2**20
+    big = one(heads=1, head_dim=d, seq=N, causal=False, kernel="flash", phase="prefill", dtype="fp16")
+    once, rereads = 2 * (2 * N * d + 2 * N * d) + 4 * N, 2 * (2 * N * d + 2 * d * N * N / 64) + 4 * N
+    assert once < big["bytes_attn"] < rereads and big["bytes_attn"] > 0.8 * rereads
 
 
 def test_tiled_bytes_far_below_materialised_at_long_sequence():
