@@ -43,6 +43,7 @@ class UserError(ValueError):
     """A bad request (flags out of range); the CLI prints it on one line and exits 2."""
 
 
+MAX_SIM_CYCLES = 6_000_000  # about four minutes of cocotb + Verilator on this machine
 MAX_SEQ_BLOCKS = 256  # a job of up to 256 x 256 blocks (the simulation time grows with its square)
 
 
@@ -86,6 +87,14 @@ def simulate(
     rng = np.random.default_rng(seed)
     qi, ki, vi, m, sh, sv, floats = make_inputs(rng, cfg, n, n, kind)
     rows = random_mask(rng, n, n, density)
+    expected = predict(cfg, rows, n, latency=latency, rsp_gap=rsp_gap)["total_cycles"]
+    if expected > MAX_SIM_CYCLES:  # the cocotb bench runs ~25k cycles/s here: refuse what would take ages
+        raise UserError(
+            f"this job takes ~{expected:,} cycles (cycle model), over the simulation limit of {MAX_SIM_CYCLES:,} "
+            f"(~{MAX_SIM_CYCLES // 25_000 // 60} min here); use a smaller --seq or --density, or hw.cycles.predict"
+        )
+    if expected > 1_000_000:
+        print(f"hw: simulating ~{expected:,} cycles (about {expected / 25_000:.0f} s here)", file=sys.stderr)
     build_dir = rtl.build_dir_for(cfg, waves=False)
     build_dir.mkdir(parents=True, exist_ok=True)
     rtl.add_to_path(rtl.ROOT)

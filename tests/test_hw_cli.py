@@ -34,6 +34,7 @@ def run_cli(*args, timeout=600):
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "-0.1"],
         ["simulate", "--block", "8", "--head-dim", "24", "--seq", "64", "--density", "0.5"],
         ["simulate", "--block", "128", "--head-dim", "16", "--seq", "256", "--density", "0.5"],
+        ["simulate", "--block", "8", "--head-dim", "16", "--seq", "2048", "--density", "1"],  # too long to simulate
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "64", "--density", "0.5", "--macs", "3"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "60", "--density", "0.5"],
         ["simulate", "--block", "8", "--head-dim", "16", "--seq", "4096", "--density", "0.5"],
