@@ -14,15 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from perfmodel import UserError, Workload, figures, load_hardware, load_model
+from perfmodel import UserError, Workload, figures, load_hardware, load_model, predict
 from perfmodel import workload as W
 from perfmodel.commands import default_patterns
 from perfmodel.hardware import hardware_ids, resolve
 from perfmodel.models import model_ids
-
-# Not `from perfmodel import predict`: once the submodule perfmodel.predict is imported (perfmodel.commands
-# does), the package attribute `perfmodel.predict` is that module, not the function.
-from perfmodel.predict import predict
 
 TITLE = "Attention co-design explorer"
 CUSTOM = "custom"
