@@ -40,6 +40,20 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--macs", type=int, help="MACs per cycle P (default: the preset's, else min(B, D, 8))")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    c = sub.add_parser("compare", help="the accelerator against GPUs and edge devices on one attention workload")
+    c.add_argument("--block", type=int, default=8, help="block size B (a power of two)")
+    c.add_argument("--head-dim", type=int, default=64, help="head dimension D (a power of two)")
+    c.add_argument("--macs", type=int, help="MACs per cycle P of one core (default: the preset's, else min(B, D, 8))")
+    c.add_argument("--cores", type=int, default=1, help="copies of the core working on heads in parallel")
+    c.add_argument("--seq", type=int, default=1024, help="sequence length N (a multiple of B)")
+    c.add_argument("--density", type=float, default=0.25, help="fraction of key blocks visited, in [0, 1]")
+    c.add_argument("--heads", type=int, default=32, help="attention heads (each a job)")
+    c.add_argument("--batch", type=int, default=1)
+    c.add_argument("--hw", default="jetson-orin-nano,jetson-agx-orin,rpi5,h100-sxm", help="devices (perfmodel ids)")
+    c.add_argument("--clock-ghz", type=float, default=1.0, help="accelerator clock (assumed)")
+    c.add_argument("--rsp-gap", type=int, default=1, help="cycles per memory beat of D bytes (memory bandwidth)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--json", action="store_true")
     a = sub.add_parser("area", help="yosys cell counts and assumed area of a configuration")
     a.add_argument("--config", choices=list(PRESETS), default="mid")
     a.add_argument("--synth", action="store_true", help="rerun yosys instead of reading the cache")
@@ -84,6 +98,54 @@ def print_simulation(r: dict) -> None:
     print(f"error flags: {', '.join(flags) if flags else 'none'}")
 
 
+MAX_COMPARE_VISITS = 400_000  # block visits the cycle model walks in Python (a few seconds)
+
+
+def run_compare(args) -> int:
+    from hw.compare import accelerator_point, device_points  # noqa: PLC0415
+    from hw.simulate import UserError, check_request  # noqa: PLC0415
+    from perfmodel.errors import UserError as PerfUserError  # noqa: PLC0415
+
+    try:
+        if args.seq <= 0 or args.seq % args.block:
+            raise UserError(f"--seq must be a positive multiple of --block {args.block}, got {args.seq}")
+        n = args.seq // args.block
+        cfg = check_request(args.block, args.head_dim, args.block, args.density, args.macs)
+        from hw.config import config_for  # noqa: PLC0415
+
+        cfg = config_for(args.block, args.head_dim, n, args.macs or cfg.macs)
+        for flag, value in (("--heads", args.heads), ("--batch", args.batch), ("--cores", args.cores),
+                            ("--rsp-gap", args.rsp_gap)):
+            if value < 1:
+                raise UserError(f"{flag} must be >= 1, got {value}")
+        if not args.clock_ghz > 0 or args.seed < 0:
+            raise UserError("--clock-ghz must be > 0 and --seed >= 0")
+        if args.density * n * n > MAX_COMPARE_VISITS:
+            raise UserError(f"{args.density * n * n:,.0f} block visits per head is over {MAX_COMPARE_VISITS:,}: "
+                            "use a larger --block, a smaller --seq or --density")
+        rows = [accelerator_point(cfg, args.seq, args.density, args.heads * args.batch, args.cores, args.seed,
+                                  rsp_gap=args.rsp_gap, clock_hz=args.clock_ghz * 1e9)]
+        rows += device_points([h for h in args.hw.split(",") if h.strip()], args.heads, args.head_dim, args.seq,
+                              args.batch, args.block, rows[0]["density"])
+    except (UserError, PerfUserError) as exc:
+        print(f"hw: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    acc = rows[0]
+    print(f"attention core: batch {args.batch} x {args.heads} heads, seq {args.seq}, head dim {args.head_dim}, "
+          f"block {args.block}, density {acc['density']:.3f} (one concrete random block mask)")
+    print(f"{'target':<26} {'latency':>12} {'energy':>12} {'x time':>8} {'x energy':>9}  bound / note")
+    for r in rows:
+        print(f"{r['target']:<26} {r['latency_s'] * 1e3:>10.4g} ms {r['energy_j'] * 1e3:>9.4g} mJ "
+              f"{r['latency_s'] / acc['latency_s']:>8.3g} {r['energy_j'] / acc['energy_j']:>9.3g}  "
+              f"{r['bound']}: {r['note']}")
+    print("x time / x energy: each target relative to the accelerator (above 1: the accelerator is faster / "
+          "spends less)")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     if args.cmd == "simulate":
@@ -112,6 +174,8 @@ def main(argv=None) -> int:
         else:
             print_simulation(r)
         return 0 if r["bit_exact"] else 1
+    if args.cmd == "compare":
+        return run_compare(args)
     if args.cmd == "area":
         from hw.area import area  # noqa: PLC0415
 
