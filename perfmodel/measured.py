@@ -39,6 +39,7 @@ import os
 
 from perfmodel.errors import UserError
 from perfmodel.patterns import parse_pattern
+from perfmodel.workload import variant_label
 
 TEXT = (
     "source",
@@ -127,8 +128,7 @@ KEY = (
 )
 
 
-def variant_of(heads: int, kv_heads: int) -> str:
-    return "mha" if kv_heads == heads else ("mqa" if kv_heads == 1 else f"gqa:{kv_heads}")
+variant_of = variant_label  # one naming of MHA / MQA / GQA:G for the model and the profiles
 
 
 def format_row(row: dict) -> str:
