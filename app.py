@@ -325,6 +325,44 @@ def accelerator_page() -> None:
         st.subheader("As a roofline target (hw.accel)")
         st.dataframe(targets, hide_index=True, width="stretch")
     st.dataframe(df, hide_index=True, width="stretch")
+    compare_section(presets)
+
+
+@st.cache_data(show_spinner=False)
+def accelerator_compare(config: str, cores: int, seq: int, density: float, heads: int, devices: tuple) -> pd.DataFrame:
+    """hw.compare: the accelerator (cycle model, event energies) beside perfmodel on catalog devices."""
+    compare = importlib.import_module("hw.compare")
+    config_mod = accelerator_api()[1]
+    preset = config_mod.PRESETS[config]
+    cfg = config_mod.config_for(preset.block, preset.head_dim, seq // preset.block, preset.macs)
+    rows = [compare.accelerator_point(cfg, seq, density, heads, cores)]
+    rows += compare.device_points(list(devices), heads, cfg.head_dim, seq, 1, cfg.block, rows[0]["density"])
+    df = pd.DataFrame(rows)[["target", "latency_s", "energy_j", "bound", "note"]]
+    return df.assign(**{"x time": df["latency_s"] / df["latency_s"].iloc[0],
+                        "x energy": df["energy_j"] / df["energy_j"].iloc[0]})
+
+
+def compare_section(presets: dict) -> None:
+    try:
+        importlib.import_module("hw.compare")
+    except ImportError:
+        return
+    st.subheader("Against the devices (hw.compare)")
+    c1, c2, c3, c4 = st.columns(4)
+    config = c1.selectbox("Configuration", list(presets), index=len(presets) - 1, key="cmp_config")
+    cores = int(c2.number_input("Cores", 1, 1024, 1, key="cmp_cores"))
+    seq = int(c3.selectbox("Sequence", [256, 512, 1024, 2048], index=2, key="cmp_seq"))
+    density = float(c4.slider("Density", 0.05, 1.0, 0.25, 0.05, key="cmp_density"))
+    devices = multiselect(st, "Devices", hardware_ids(), ["jetson-orin-nano", "jetson-agx-orin", "rpi5"], "cmp_devices")
+    try:
+        table = accelerator_compare(config, cores, seq, density, 32, tuple(devices))
+    except UserError as exc:
+        st.error(str(exc))
+        return
+    st.dataframe(table, hide_index=True, width="stretch", key="cmp_table")
+    st.caption("32 heads, batch 1, one concrete random block mask. x time / x energy: each target over the "
+               "accelerator (above 1: the accelerator is faster / spends less). Accelerator clock and process "
+               "assumed; device energy = its power x the predicted time.")
 
 
 def workload_pages(choice: dict, notes, tabs) -> None:

@@ -57,7 +57,11 @@ def test_every_tab_renders():
         assert "not available" in acc.info[0].value
     else:
         assert _chart(acc, "cycles")["data"]
-        assert acc.dataframe[-1].value["total_cycles"].gt(0).all()
+        tables = [d.value for d in acc.dataframe]
+        assert any("total_cycles" in d and d["total_cycles"].gt(0).all() for d in tables)
+        versus = next(d for d in tables if "x time" in d)  # the accelerator beside the devices (hw.compare)
+        assert versus["target"].iloc[0].startswith("bsa ") and {"jetson-orin-nano", "rpi5"} <= set(versus["target"])
+        assert versus["x time"].iloc[0] == 1 and (versus["latency_s"] > 0).all()
     assert at.query_params["device"] == "h100-sxm" and at.query_params["seq"] == "4096"
 
 
@@ -143,3 +147,14 @@ def test_kernels_follow_phase_unless_picked_by_hand():
     at.sidebar.selectbox(key="phase").set_value("prefill").run()
     _ok(at)
     assert at.sidebar.multiselect(key="kernels").value == ["naive"]
+
+
+def test_more_accelerator_cores_cut_its_time():
+    pytest.importorskip("hw.compare")
+    at = _app()
+    first = next(d.value for d in at.tabs[3].dataframe if "x time" in d.value)
+    at.tabs[3].number_input(key="cmp_cores").set_value(4).run()
+    _ok(at)
+    after = next(d.value for d in at.tabs[3].dataframe if "x time" in d.value)
+    assert after["latency_s"].iloc[0] == pytest.approx(first["latency_s"].iloc[0] / 4)
+    assert after["latency_s"].iloc[1:].tolist() == first["latency_s"].iloc[1:].tolist()
