@@ -103,17 +103,12 @@ MAX_COMPARE_VISITS = 400_000  # block visits the cycle model walks in Python (a 
 
 def run_compare(args) -> int:
     from hw.compare import accelerator_point, device_points  # noqa: PLC0415
-    from hw.simulate import UserError, check_request  # noqa: PLC0415
+    from hw.simulate import UserError, check_config  # noqa: PLC0415
     from perfmodel.errors import UserError as PerfUserError  # noqa: PLC0415
 
     try:
-        if args.seq <= 0 or args.seq % args.block:
-            raise UserError(f"--seq must be a positive multiple of --block {args.block}, got {args.seq}")
+        cfg = check_config(args.block, args.head_dim, args.seq, args.density, args.macs)
         n = args.seq // args.block
-        cfg = check_request(args.block, args.head_dim, args.block, args.density, args.macs)
-        from hw.config import config_for  # noqa: PLC0415
-
-        cfg = config_for(args.block, args.head_dim, n, args.macs or cfg.macs)
         for flag, value in (("--heads", args.heads), ("--batch", args.batch), ("--cores", args.cores),
                             ("--rsp-gap", args.rsp_gap)):
             if value < 1:

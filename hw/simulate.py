@@ -47,7 +47,8 @@ MAX_SIM_CYCLES = 6_000_000  # about four minutes of cocotb + Verilator on this m
 MAX_SEQ_BLOCKS = 256  # a job of up to 256 x 256 blocks (the simulation time grows with its square)
 
 
-def check_request(block: int, head_dim: int, seq: int, density: float, macs: int | None = None) -> AccelConfig:
+def check_config(block: int, head_dim: int, seq: int, density: float, macs: int | None = None) -> AccelConfig:
+    """The configuration a job of `seq` tokens runs on, after checking the shape flags (UserError)."""
     if not 0.0 <= density <= 1.0:
         raise UserError(f"--density must be in [0, 1], got {density}")
     if block < 2 or head_dim < 2 or block & (block - 1) or head_dim & (head_dim - 1):
@@ -57,14 +58,19 @@ def check_request(block: int, head_dim: int, seq: int, density: float, macs: int
                         "take too long to build and simulate here")
     if seq <= 0 or seq % block:
         raise UserError(f"--seq must be a positive multiple of --block {block}, got {seq}")
-    if seq // block > MAX_SEQ_BLOCKS:
-        raise UserError(f"--seq {seq} is over {MAX_SEQ_BLOCKS * block} ({MAX_SEQ_BLOCKS} blocks of {block})")
     if macs is not None and (macs < 1 or macs & (macs - 1) or block % macs or head_dim % macs):
         raise UserError(f"--macs must be a power of two dividing --block and --head-dim, got {macs}")
     try:
         return config_for(block, head_dim, seq // block, macs)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def check_request(block: int, head_dim: int, seq: int, density: float, macs: int | None = None) -> AccelConfig:
+    """check_config, plus the simulation's own limit on the job size."""
+    if block > 0 and seq > 0 and seq % block == 0 and seq // block > MAX_SEQ_BLOCKS:
+        raise UserError(f"--seq {seq} is over {MAX_SEQ_BLOCKS * block} ({MAX_SEQ_BLOCKS} blocks of {block})")
+    return check_config(block, head_dim, seq, density, macs)
 
 
 def simulate(

@@ -60,20 +60,13 @@ def counted(spec, kv, phase, kernel, causal):
     return count_flops(run)[0]
 
 
+def workload(spec, kv, phase, kernel, causal):
+    return Workload(heads=H, kv_heads=kv, head_dim=D, batch=B, seq=N, pattern=spec, kernel=kernel, phase=phase,
+                    dtype="fp32", causal=causal)
+
+
 def model(spec, kv, phase, kernel, causal, hw="host"):
-    w = Workload(
-        heads=H,
-        kv_heads=kv,
-        head_dim=D,
-        batch=B,
-        seq=N,
-        pattern=spec,
-        kernel=kernel,
-        phase=phase,
-        dtype="fp32",
-        causal=causal,
-    )
-    return predict(w, hw).iloc[0]
+    return predict(workload(spec, kv, phase, kernel, causal), hw).iloc[0]
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +77,7 @@ def host_model():
         for kv in (4, 2, 1):
             for phase, kernel, causal in CASES:
                 keys.append((spec, kv, phase, kernel, causal))
-                works.append(
-                    Workload(
-                        heads=H,
-                        kv_heads=kv,
-                        head_dim=D,
-                        batch=B,
-                        seq=N,
-                        pattern=spec,
-                        kernel=kernel,
-                        phase=phase,
-                        dtype="fp32",
-                        causal=causal,
-                    )
-                )
+                works.append(workload(spec, kv, phase, kernel, causal))
     df = predict(works, "host")
     return dict(zip(keys, df["exec_flops_attn_matmul"]))
 
